@@ -1,0 +1,1 @@
+"""The Business Central client shared by the tap and the target."""
