@@ -1,0 +1,120 @@
+"""How values are kept in the store and how BC writes them on the wire.
+
+Stored forms are chosen so that SQLite compares and sorts them correctly as plain columns:
+
+| kind     | stored as                                   | on the wire                         |
+|----------|---------------------------------------------|-------------------------------------|
+| string   | TEXT                                        | string                              |
+| guid     | TEXT, lower case                            | string                              |
+| decimal  | TEXT, exact (`1234.5`), compared as REAL    | JSON number, digits as stored       |
+| int      | INTEGER                                     | JSON number                         |
+| bool     | INTEGER 0/1                                 | true/false                          |
+| date     | TEXT `YYYY-MM-DD`                           | same; empty is `0001-01-01`         |
+| datetime | TEXT `YYYY-MM-DDTHH:MM:SS.mmmZ` (fixed ms)  | trailing ms zeros dropped (`51.26Z`)|
+| enum     | TEXT member name, BC spelling (`_x0020_`)   | string                              |
+| json     | TEXT (JSON)                                 | the JSON value                      |
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from businesscentral_emulator.edmx import Property
+
+EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
+EMPTY_DATE = "0001-01-01"
+EMPTY_DATETIME = "0001-01-01T00:00:00.000Z"
+
+SQL_TYPE = {
+    "string": "TEXT",
+    "guid": "TEXT",
+    "decimal": "TEXT",
+    "int": "INTEGER",
+    "bool": "INTEGER",
+    "date": "TEXT",
+    "datetime": "TEXT",
+    "enum": "TEXT",
+    "json": "TEXT",
+    "stream": "TEXT",
+}
+
+
+def empty_value(prop: Property) -> Any:  # noqa: ANN401 - stored values are of several types
+    """The value BC shows for a field nobody filled in."""
+    kind = prop.kind
+    if kind == "guid":
+        return EMPTY_GUID
+    if kind in {"decimal"}:
+        return "0"
+    if kind in {"int", "bool"}:
+        return 0
+    if kind == "date":
+        return EMPTY_DATE
+    if kind == "datetime":
+        return EMPTY_DATETIME
+    if kind == "enum":
+        return prop.enum.members[0] if prop.enum and prop.enum.members else ""
+    if kind == "json":
+        return "[]"
+    if kind == "stream":
+        return None
+    return ""
+
+
+def format_datetime(moment: dt.datetime) -> str:
+    """Stored form of a moment: UTC, millisecond precision, fixed width."""
+    moment = moment.astimezone(dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def format_decimal(value: decimal.Decimal | float | str) -> str:
+    """Stored form of a decimal: plain digits, no exponent, no trailing fractional zeros."""
+    number = decimal.Decimal(str(value))
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in {"-0", ""} else text
+
+
+def wire_datetime(stored: str) -> str:
+    """BC drops trailing millisecond zeros: `...51.260Z` -> `...51.26Z`, `...51.000Z` -> `...51Z`."""
+    if len(stored) == 24 and stored[19] == ".":  # noqa: PLR2004 - fixed-width stored form
+        fraction = stored[20:23].rstrip("0")
+        return stored[:19] + ("." + fraction if fraction else "") + "Z"
+    return stored
+
+
+def _wire_decimal(stored: Any) -> Any:  # noqa: ANN401
+    return msgspec.Raw(str(stored).encode()) if stored is not None else None
+
+
+def _wire_bool(stored: Any) -> Any:  # noqa: ANN401
+    return bool(stored) if stored is not None else None
+
+
+def _wire_datetime(stored: Any) -> Any:  # noqa: ANN401
+    return wire_datetime(stored) if stored is not None else None
+
+
+def _wire_json(stored: Any) -> Any:  # noqa: ANN401
+    return msgspec.Raw(stored.encode()) if stored is not None else None
+
+
+WIRE_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "decimal": _wire_decimal,
+    "bool": _wire_bool,
+    "datetime": _wire_datetime,
+    "json": _wire_json,
+}
+
+
+def wire_converter(prop: Property) -> Callable[[Any], Any] | None:
+    """The function turning a stored value into its wire form, or None where they are equal."""
+    return WIRE_CONVERTERS.get(prop.kind)
