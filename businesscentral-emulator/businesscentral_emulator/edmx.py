@@ -229,7 +229,7 @@ def parse_edmx(edmx: bytes, route: str) -> ApiModel:
 
 def bundled_edmx(filename: str) -> bytes:
     """Read an EDMX file shipped inside the emulator package."""
-    return resources.files("businesscentral_emulator").joinpath("data", filename).read_bytes()
+    return (resources.files("businesscentral_emulator") / "data" / filename).read_bytes()
 
 
 def standard_api() -> ApiModel:

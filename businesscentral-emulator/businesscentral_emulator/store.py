@@ -139,7 +139,10 @@ class Store:
                 yield (
                     company_id,
                     self.new_etag(),
-                    *(row.get(name, default) for name, default in zip(names, defaults)),
+                    *(
+                        row.get(name, default)
+                        for name, default in zip(names, defaults, strict=True)
+                    ),
                 )
 
         db = self.connection()

@@ -46,26 +46,23 @@ SQL_TYPE = {
 }
 
 
+_EMPTY_BY_KIND: dict[str, Any] = {
+    "guid": EMPTY_GUID,
+    "decimal": "0",
+    "int": 0,
+    "bool": 0,
+    "date": EMPTY_DATE,
+    "datetime": EMPTY_DATETIME,
+    "json": "[]",
+    "stream": None,
+}
+
+
 def empty_value(prop: Property) -> Any:  # noqa: ANN401 - stored values are of several types
     """The value BC shows for a field nobody filled in."""
-    kind = prop.kind
-    if kind == "guid":
-        return EMPTY_GUID
-    if kind in {"decimal"}:
-        return "0"
-    if kind in {"int", "bool"}:
-        return 0
-    if kind == "date":
-        return EMPTY_DATE
-    if kind == "datetime":
-        return EMPTY_DATETIME
-    if kind == "enum":
+    if prop.kind == "enum":
         return prop.enum.members[0] if prop.enum and prop.enum.members else ""
-    if kind == "json":
-        return "[]"
-    if kind == "stream":
-        return None
-    return ""
+    return _EMPTY_BY_KIND.get(prop.kind, "")
 
 
 def format_datetime(moment: dt.datetime) -> str:
@@ -84,7 +81,7 @@ def format_decimal(value: decimal.Decimal | float | str) -> str:
 
 
 def wire_datetime(stored: str) -> str:
-    """BC drops trailing millisecond zeros: `...51.260Z` -> `...51.26Z`, `...51.000Z` -> `...51Z`."""
+    """BC drops trailing millisecond zeros: `51.260Z` -> `51.26Z`, `51.000Z` -> `51Z`."""
     if len(stored) == 24 and stored[19] == ".":  # noqa: PLR2004 - fixed-width stored form
         fraction = stored[20:23].rstrip("0")
         return stored[:19] + ("." + fraction if fraction else "") + "Z"
