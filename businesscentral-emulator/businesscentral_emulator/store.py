@@ -126,8 +126,8 @@ class Store:
         """Insert rows given in stored form; missing properties get BC's empty values."""
         table = table_name(api.route, entity_set.name)
         props = list(entity_set.entity_type.properties.values())
-        defaults = [empty_value(p) for p in props]
-        names = [p.name for p in props]
+        columns = [(p.name, empty_value(p)) for p in props]
+        names = [name for name, _ in columns]
         placeholders = ", ".join("?" * (len(props) + 2))
         sql = (
             f"INSERT INTO {table} (_company, _etag, {', '.join(quote(n) for n in names)})"
@@ -139,10 +139,7 @@ class Store:
                 yield (
                     company_id,
                     self.new_etag(),
-                    *(
-                        row.get(name, default)
-                        for name, default in zip(names, defaults, strict=True)
-                    ),
+                    *(row.get(name, default) for name, default in columns),
                 )
 
         db = self.connection()
