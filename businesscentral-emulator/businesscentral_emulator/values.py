@@ -115,3 +115,27 @@ WIRE_CONVERTERS: dict[str, Callable[[Any], Any]] = {
 def wire_converter(prop: Property) -> Callable[[Any], Any] | None:
     """The function turning a stored value into its wire form, or None where they are equal."""
     return WIRE_CONVERTERS.get(prop.kind)
+
+
+def stored_datetime(text: str) -> str:
+    """Stored form of an ISO 8601 datetime as clients send it (`Z` or an offset)."""
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return format_datetime(moment)
+
+
+def to_stored(prop: Property, value: Any) -> Any:  # noqa: ANN401 - values of several types
+    """Turn a JSON value as a client sends it into the stored form of `prop`."""
+    if value is None:
+        return None
+    converters: dict[str, Callable[[Any], Any]] = {
+        "guid": lambda v: str(v).lower(),
+        "decimal": format_decimal,
+        "int": int,
+        "bool": lambda v: 1 if v else 0,
+        "datetime": lambda v: stored_datetime(str(v)),
+        "json": lambda v: msgspec.json.encode(v).decode(),
+    }
+    convert = converters.get(prop.kind)
+    return convert(value) if convert is not None else value
