@@ -294,12 +294,15 @@ def parse_edmx(document: bytes | str) -> ServiceModel:
                     raise ValueError(msg)
                 capabilities = _capabilities(element)
                 capabilities.update(external.get(f"{container_name}/{name}", {}))
+                # BC annotates every writable set; one with no annotation at all (e.g.
+                # entityDefinitions) is read-only, whatever OData's default would say.
+                writable = bool(capabilities)
                 entity_sets[name] = EntitySet(
                     name=name,
                     entity_type=entity_types[type_name],
-                    insertable=capabilities.get("InsertRestrictions", True),
-                    updatable=capabilities.get("UpdateRestrictions", True),
-                    deletable=capabilities.get("DeleteRestrictions", True),
+                    insertable=capabilities.get("InsertRestrictions", writable),
+                    updatable=capabilities.get("UpdateRestrictions", writable),
+                    deletable=capabilities.get("DeleteRestrictions", writable),
                     sortable=capabilities.get("SortRestrictions", True),
                     bound_actions=actions.get(type_name, ()),
                 )
