@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
 import jwt
@@ -238,6 +238,298 @@ class _Client:
     appidacr: str  # 0 public, 1 secret, 2 certificate
 
 
+class _Refusal(NamedTuple):
+    """One way Entra says no: HTTP status, OAuth error, AADSTS code, message template."""
+
+    status: int
+    error: str
+    code: int
+    template: str
+
+
+# Codes and wording are Entra's as far as they are publicly known. Templates are filled with
+# details of the request (never a secret) and `{domain}`, the tenant's domain.
+_MISSING = _Refusal(
+    400,
+    "invalid_request",
+    900144,
+    "The request body must contain the following parameter: '{parameter}'.",
+)
+
+_UNSUPPORTED_GRANT_TYPE = _Refusal(
+    400,
+    "unsupported_grant_type",
+    70003,
+    "The app requested an unsupported grant type '{grant_type}'.",
+)
+
+_UNKNOWN_TENANT = _Refusal(
+    400,
+    "invalid_request",
+    90002,
+    (
+        "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and "
+        "are signing into the correct cloud."
+    ),
+)
+
+_NO_TENANT = _Refusal(
+    400,
+    "invalid_request",
+    50059,
+    (
+        "No tenant-identifying information found in either the request or implied by any "
+        "provided credentials."
+    ),
+)
+
+_UNKNOWN_APP = _Refusal(
+    401,
+    "unauthorized_client",
+    700016,
+    (
+        "Application with identifier '{client_id}' was not found in the directory '{domain}'."
+        " This can happen if the application has not been installed by the administrator of "
+        "the tenant or consented to by any user in the tenant. You may have sent your "
+        "authentication request to the wrong tenant."
+    ),
+)
+
+_BAD_SECRET = _Refusal(
+    401,
+    "invalid_client",
+    7000215,
+    (
+        "Invalid client secret provided. Ensure the secret being sent in the request is the "
+        "client secret value, not the client secret ID, for a secret added to app "
+        "'{client_id}'."
+    ),
+)
+
+_MISSING_CREDENTIAL = _Refusal(
+    401,
+    "invalid_client",
+    7000218,
+    (
+        "The request body must contain the following parameter: 'client_assertion' or "
+        "'client_secret'."
+    ),
+)
+
+_PUBLIC_CLIENT_CREDENTIALS = _Refusal(
+    401,
+    "invalid_client",
+    7000216,
+    (
+        "'client_assertion', 'client_secret' or 'request' is required for the "
+        "'client_credentials' grant type."
+    ),
+)
+
+_PUBLIC_WITH_CREDENTIAL = _Refusal(
+    401,
+    "invalid_client",
+    700025,
+    "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
+)
+
+_ASSERTION_TYPE = _Refusal(
+    400,
+    "invalid_request",
+    50027,
+    "client_assertion_type must be 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
+)
+
+_ASSERTION_MALFORMED = _Refusal(
+    401,
+    "invalid_client",
+    50027,
+    "JWT token is invalid or malformed.",
+)
+
+_ASSERTION_KEY = _Refusal(
+    401,
+    "invalid_client",
+    700027,
+    (
+        "Client assertion failed signature validation. [Reason - The key was not found., "
+        "Thumbprint of key used by client: '{thumbprint}']"
+    ),
+)
+
+_ASSERTION_SIGNATURE = _Refusal(
+    401,
+    "invalid_client",
+    700027,
+    "Client assertion failed signature validation.",
+)
+
+_ASSERTION_AUDIENCE = _Refusal(
+    401,
+    "invalid_client",
+    700027,
+    (
+        "Client assertion failed signature validation. [Reason - The audience of the "
+        "assertion is not this token endpoint.]"
+    ),
+)
+
+_ASSERTION_TIME = _Refusal(
+    401,
+    "invalid_client",
+    700024,
+    "Client assertion is not within its valid time range.",
+)
+
+_ASSERTION_ISSUER = _Refusal(
+    401,
+    "invalid_client",
+    700021,
+    "Client assertion application identifier doesn't match 'client_id' parameter.",
+)
+
+_APP_SCOPE = _Refusal(
+    400,
+    "invalid_scope",
+    1002012,
+    (
+        "The provided value for scope {scope} is not valid. Client credential flows must have"
+        " a scope value with /.default suffixed to the resource identifier (application ID "
+        "URI)."
+    ),
+)
+
+_DELEGATED_SCOPE = _Refusal(
+    400,
+    "invalid_scope",
+    70011,
+    (
+        "The provided value for the input parameter 'scope' is not valid. The scope '{scope}'"
+        " does not name a permission of https://api.businesscentral.dynamics.com."
+    ),
+)
+
+_UNKNOWN_RESOURCE = _Refusal(
+    400,
+    "invalid_resource",
+    500011,
+    (
+        "The resource principal named {resource} was not found in the tenant named {domain}. "
+        "This can happen if the application has not been installed by the administrator of "
+        "the tenant or consented to by any user in the tenant."
+    ),
+)
+
+_BAD_REDIRECT_URI = _Refusal(
+    400,
+    "invalid_request",
+    50011,
+    (
+        "The redirect URI '{redirect_uri}' specified in the request does not match the "
+        "redirect URIs configured for the application '{client_id}'."
+    ),
+)
+
+_RESPONSE_TYPE = _Refusal(
+    400,
+    "unsupported_response_type",
+    700054,
+    "response_type 'code' is the only one enabled for this application.",
+)
+
+_CODE_CHALLENGE = _Refusal(
+    400,
+    "invalid_request",
+    501491,
+    "Invalid size of Code_Challenge parameter or unsupported code_challenge_method.",
+)
+
+_INVALID_GRANT = _Refusal(
+    400,
+    "invalid_grant",
+    70000,
+    "Provided grant is invalid or malformed.",
+)
+
+_CODE_REDEEMED = _Refusal(
+    400,
+    "invalid_grant",
+    54005,
+    (
+        "OAuth2 Authorization code was already redeemed, please retry with a new valid code "
+        "or use an existing refresh token."
+    ),
+)
+
+_CODE_EXPIRED = _Refusal(
+    400,
+    "invalid_grant",
+    70008,
+    (
+        "The provided authorization code or refresh token has expired due to inactivity. Send"
+        " a new interactive authorization request for this user and resource."
+    ),
+)
+
+_REPLY_MISMATCH = _Refusal(
+    400,
+    "invalid_grant",
+    500112,
+    (
+        "The reply address does not match the reply address provided when requesting "
+        "Authorization code."
+    ),
+)
+
+_PKCE_MISSING = _Refusal(
+    400,
+    "invalid_grant",
+    50148,
+    (
+        "The code_verifier does not match the code_challenge supplied in the authorization "
+        "request for PKCE."
+    ),
+)
+
+_PKCE_MISMATCH = _Refusal(
+    400,
+    "invalid_grant",
+    501481,
+    "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+)
+
+_REFRESH_EXPIRED = _Refusal(
+    400,
+    "invalid_grant",
+    700082,
+    (
+        "The refresh token has expired due to inactivity. The token was issued on {issued} "
+        "and was inactive for {lifetime} seconds."
+    ),
+)
+
+_AUTHORIZATION_PENDING = _Refusal(
+    400,
+    "authorization_pending",
+    70016,
+    "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+)
+
+_DEVICE_CODE_EXPIRED = _Refusal(
+    400,
+    "expired_token",
+    70019,
+    "Verification code expired.",
+)
+
+_BAD_DEVICE_CODE = _Refusal(
+    400,
+    "bad_verification_code",
+    70000,
+    "The device code was not recognized.",
+)
+
+
 class EntraService:
     """The sign-in service of one tenant: issues, rotates and checks tokens.
 
@@ -299,24 +591,8 @@ class EntraService:
         if lowered in MULTI_TENANT_ALIASES:
             if delegated:
                 return lowered
-            raise self._fail(
-                EntraError(
-                    400,
-                    "invalid_request",
-                    50059,
-                    "No tenant-identifying information found in either the request or implied "
-                    "by any provided credentials.",
-                )
-            )
-        raise self._fail(
-            EntraError(
-                400,
-                error,
-                90002,
-                f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID "
-                "and are signing into the correct cloud.",
-            )
-        )
+            raise self._fail(_NO_TENANT)
+        raise self._fail(_UNKNOWN_TENANT, error=error, tenant=tenant)
 
     def jwks(self) -> dict[str, Any]:
         """The JSON Web Key Set that verifies access and ID tokens."""
@@ -372,7 +648,7 @@ class EntraService:
         """
         grant_type = form.get("grant_type")
         if not grant_type:
-            raise self._fail(_missing("grant_type"))
+            raise self._fail(_MISSING, parameter="grant_type")
         handlers: dict[str, Callable[[str, Mapping[str, str], str], dict[str, Any]]] = {
             GRANT_CLIENT_CREDENTIALS: self._client_credentials,
             GRANT_AUTHORIZATION_CODE: self._authorization_code,
@@ -381,14 +657,7 @@ class EntraService:
         }
         handler = handlers.get(grant_type)
         if handler is None:
-            raise self._fail(
-                EntraError(
-                    400,
-                    "unsupported_grant_type",
-                    70003,
-                    f"The app requested an unsupported grant type '{grant_type}'.",
-                )
-            )
+            raise self._fail(_UNSUPPORTED_GRANT_TYPE, grant_type=grant_type)
         return handler(tenant, form, base_url)
 
     def _client_credentials(
@@ -398,19 +667,10 @@ class EntraService:
         client = self._authenticate(form, tenant, base_url, public_allowed=False)
         scope = form.get("scope")
         if not scope:
-            raise self._fail(_missing("scope"))
+            raise self._fail(_MISSING, parameter="scope")
         if scope.split() != [f"{BC_RESOURCE}/.default"]:
             self._check_resource(scope.split())
-            raise self._fail(
-                EntraError(
-                    400,
-                    "invalid_scope",
-                    1002012,
-                    f"The provided value for scope {scope} is not valid. Client credential flows "
-                    "must have a scope value with /.default suffixed to the resource identifier "
-                    "(application ID URI).",
-                )
-            )
+            raise self._fail(_APP_SCOPE, scope=scope)
         now = self._clock()
         claims = {
             "aud": BC_RESOURCE,
@@ -445,36 +705,17 @@ class EntraService:
         client = self._authenticate(form, tenant, base_url, public_allowed=True)
         code = form.get("code")
         if not code:
-            raise self._fail(_missing("code"))
+            raise self._fail(_MISSING, parameter="code")
         with self._lock:
             record = self._codes.get(code)
             if record is None or record.client_id != client.client_id:
-                raise self._fail(_invalid_grant(70000, "Provided grant is invalid or malformed."))
+                raise self._fail(_INVALID_GRANT)
             if record.used:
-                raise self._fail(
-                    _invalid_grant(
-                        54005,
-                        "OAuth2 Authorization code was already redeemed, please retry with a new "
-                        "valid code or use an existing refresh token.",
-                    )
-                )
+                raise self._fail(_CODE_REDEEMED)
             if self._clock() >= record.expires_at:
-                raise self._fail(
-                    _invalid_grant(
-                        70008,
-                        "The provided authorization code or refresh token has expired due to "
-                        "inactivity. Send a new interactive authorization request for this user "
-                        "and resource.",
-                    )
-                )
+                raise self._fail(_CODE_EXPIRED)
             if form.get("redirect_uri") != record.redirect_uri:
-                raise self._fail(
-                    _invalid_grant(
-                        500112,
-                        "The reply address does not match the reply address provided when "
-                        "requesting Authorization code.",
-                    )
-                )
+                raise self._fail(_REPLY_MISMATCH)
             _check_pkce(record, form.get("code_verifier"), self._fail)
             record.used = True
         self._count(GRANT_AUTHORIZATION_CODE)
@@ -485,22 +726,19 @@ class EntraService:
         client = self._authenticate(form, tenant, base_url, public_allowed=True)
         presented = form.get("refresh_token")
         if not presented:
-            raise self._fail(_missing("refresh_token"))
+            raise self._fail(_MISSING, parameter="refresh_token")
         requested = form.get("scope")
         with self._lock:
             record = self._refresh_tokens.get(presented)
             if record is None or record.client_id != client.client_id:
-                raise self._fail(_invalid_grant(70000, "Provided grant is invalid or malformed."))
+                raise self._fail(_INVALID_GRANT)
             if self._clock() >= record.expires_at:
                 del self._refresh_tokens[presented]
                 issued = dt.datetime.fromtimestamp(record.issued_at, dt.timezone.utc)
                 raise self._fail(
-                    _invalid_grant(
-                        700082,
-                        "The refresh token has expired due to inactivity. The token was issued "
-                        f"on {issued:%Y-%m-%dT%H:%M:%S}Z and was inactive for "
-                        f"{self.config.refresh_token_lifetime} seconds.",
-                    )
+                    _REFRESH_EXPIRED,
+                    issued=f"{issued:%Y-%m-%dT%H:%M:%S}Z",
+                    lifetime=self.config.refresh_token_lifetime,
                 )
             scopes = self._parse_delegated_scopes(requested) if requested else record.scopes
             del self._refresh_tokens[presented]  # rotation: the old one stops working
@@ -513,33 +751,17 @@ class EntraService:
         client = self._authenticate(form, tenant, base_url, public_allowed=True)
         device_code = form.get("device_code")
         if not device_code:
-            raise self._fail(_missing("device_code"))
+            raise self._fail(_MISSING, parameter="device_code")
         with self._lock:
             record = self._device_codes.get(device_code)
             if record is None or record.client_id != client.client_id:
-                raise self._fail(
-                    EntraError(
-                        400,
-                        "bad_verification_code",
-                        70000,
-                        "The device code was not recognized.",
-                    )
-                )
+                raise self._fail(_BAD_DEVICE_CODE)
             if self._clock() >= record.expires_at:
                 del self._device_codes[device_code]
-                raise self._fail(
-                    EntraError(400, "expired_token", 70019, "Verification code expired.")
-                )
+                raise self._fail(_DEVICE_CODE_EXPIRED)
             record.polls += 1
             if record.polls == 1:  # the emulated user signs in between the first and second poll
-                raise self._fail(
-                    EntraError(
-                        400,
-                        "authorization_pending",
-                        70016,
-                        "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
-                    )
-                )
+                raise self._fail(_AUTHORIZATION_PENDING)
             del self._device_codes[device_code]
         self._count("device_code")
         return self._delegated_response(client, record.scopes, None)
@@ -556,48 +778,31 @@ class EntraService:
         self.resolve_tenant(tenant, delegated=True)
         client_id = params.get("client_id", "")
         if not client_id:
-            raise self._fail(_missing("client_id"))
+            raise self._fail(_MISSING, parameter="client_id")
         if client_id not in {self.config.client_id, self.config.public_client_id}:
-            raise self._fail(self._unknown_app(client_id))
+            raise self._fail(_UNKNOWN_APP, client_id=client_id)
         redirect_uri = params.get("redirect_uri", "")
         if not _is_loopback(redirect_uri):
-            raise self._fail(
-                EntraError(
-                    400,
-                    "invalid_request",
-                    50011,
-                    f"The redirect URI '{redirect_uri}' specified in the request does not match "
-                    f"the redirect URIs configured for the application '{client_id}'.",
-                )
-            )
+            raise self._fail(_BAD_REDIRECT_URI, redirect_uri=redirect_uri, client_id=client_id)
         response_mode = params.get("response_mode") or "query"
         if response_mode not in {"query", "fragment", "form_post"}:
             response_mode = "query"
         state = {"state": params["state"]} if "state" in params else {}
 
-        def refuse(error: str, code: int, message: str) -> AuthorizeRedirect:
-            self.errors[error] = self.errors.get(error, 0) + 1
-            reply = {"error": error, "error_description": f"AADSTS{code}: {message}", **state}
+        def refuse(error: EntraError) -> AuthorizeRedirect:
+            reply = {"error": error.error, "error_description": str(error), **state}
             return AuthorizeRedirect(redirect_uri, reply, response_mode)
 
         if params.get("response_type") != "code":
-            return refuse(
-                "unsupported_response_type",
-                700054,
-                "response_type 'code' is the only one enabled for this application.",
-            )
+            return refuse(self._fail(_RESPONSE_TYPE))
         try:
             scopes = self._parse_delegated_scopes(params.get("scope"))
-        except EntraError as exc:
-            return refuse(exc.error, exc.code, exc.message)
+        except EntraError as error:
+            return refuse(error)
         challenge = params.get("code_challenge") or None
         method = params.get("code_challenge_method") or "plain"
         if challenge is not None and method not in {"S256", "plain"}:
-            return refuse(
-                "invalid_request",
-                501491,
-                "Invalid size of Code_Challenge parameter or unsupported code_challenge_method.",
-            )
+            return refuse(self._fail(_CODE_CHALLENGE))
         code = _opaque_token()
         record = _AuthorizationCode(
             client_id=client_id,
@@ -618,11 +823,11 @@ class EntraService:
         self.resolve_tenant(tenant, delegated=True)
         client_id = form.get("client_id", "")
         if not client_id:
-            raise self._fail(_missing("client_id"))
+            raise self._fail(_MISSING, parameter="client_id")
         if client_id == self.config.client_id:
-            raise self._fail(_missing_credential())
+            raise self._fail(_MISSING_CREDENTIAL)
         if client_id != self.config.public_client_id:
-            raise self._fail(self._unknown_app(client_id))
+            raise self._fail(_UNKNOWN_APP, client_id=client_id)
         scopes = self._parse_delegated_scopes(form.get("scope"))
         device_code = _opaque_token()
         user_code = "".join(secrets.choice(_USER_CODE_ALPHABET) for _ in range(9))
@@ -717,84 +922,41 @@ class EntraService:
         """Identify the client: secret, certificate assertion, or a public client with none."""
         client_id = form.get("client_id", "")
         if not client_id:
-            raise self._fail(_missing("client_id"))
+            raise self._fail(_MISSING, parameter="client_id")
         secret = form.get("client_secret")
         assertion = form.get("client_assertion")
         if client_id == self.config.client_id:
             if secret:
                 if not hmac.compare_digest(secret.encode(), self.config.client_secret.encode()):
-                    raise self._fail(
-                        EntraError(
-                            401,
-                            "invalid_client",
-                            7000215,
-                            "Invalid client secret provided. Ensure the secret being sent in the "
-                            "request is the client secret value, not the client secret ID, for a "
-                            f"secret added to app '{client_id}'.",
-                        )
-                    )
+                    raise self._fail(_BAD_SECRET, client_id=client_id)
                 return _Client(client_id, "1")
             if assertion:
                 self._verify_assertion(form, assertion, client_id, tenant, base_url)
                 return _Client(client_id, "2")
-            raise self._fail(_missing_credential())
+            raise self._fail(_MISSING_CREDENTIAL)
         if client_id == self.config.public_client_id:
             if not public_allowed:
-                raise self._fail(
-                    EntraError(
-                        401,
-                        "invalid_client",
-                        7000216,
-                        "'client_assertion', 'client_secret' or 'request' is required for the "
-                        "'client_credentials' grant type.",
-                    )
-                )
+                raise self._fail(_PUBLIC_CLIENT_CREDENTIALS)
             if secret or assertion:
-                raise self._fail(
-                    EntraError(
-                        401,
-                        "invalid_client",
-                        700025,
-                        "Client is public so neither 'client_assertion' nor 'client_secret' "
-                        "should be presented.",
-                    )
-                )
+                raise self._fail(_PUBLIC_WITH_CREDENTIAL)
             return _Client(client_id, "0")
-        raise self._fail(self._unknown_app(client_id))
+        raise self._fail(_UNKNOWN_APP, client_id=client_id)
 
     def _verify_assertion(
         self, form: Mapping[str, str], assertion: str, client_id: str, tenant: str, base_url: str
     ) -> None:
         """Check a certificate-signed client assertion (RFC 7523) against registered certs."""
         if form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE_JWT:
-            raise self._fail(
-                EntraError(
-                    400,
-                    "invalid_request",
-                    50027,
-                    "client_assertion_type must be "
-                    "'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
-                )
-            )
+            raise self._fail(_ASSERTION_TYPE)
         try:
             header = jwt.get_unverified_header(assertion)
         except jwt.PyJWTError as exc:
-            raise self._fail(
-                EntraError(401, "invalid_client", 50027, "JWT token is invalid or malformed.")
-            ) from exc
+            raise self._fail(_ASSERTION_MALFORMED) from exc
         thumbprint = _thumbprint_of(header)
         with self._lock:
             cert = self._certificates.get(thumbprint) if thumbprint else None
         if cert is None:
-            raise self._fail(
-                EntraError(
-                    401,
-                    "invalid_client",
-                    700027,
-                    "Client assertion failed signature validation. [Reason - The key was not "
-                    f"found., Thumbprint of key used by client: '{thumbprint}']",
-                )
-            )
+            raise self._fail(_ASSERTION_KEY, thumbprint=thumbprint)
         try:
             claims: dict[str, Any] = jwt.decode(
                 assertion,
@@ -803,47 +965,18 @@ class EntraService:
                 options=_SIGNATURE_ONLY,
             )
         except jwt.PyJWTError as exc:
-            raise self._fail(
-                EntraError(
-                    401,
-                    "invalid_client",
-                    700027,
-                    "Client assertion failed signature validation.",
-                )
-            ) from exc
+            raise self._fail(_ASSERTION_SIGNATURE) from exc
         now, skew = self._clock(), self.config.clock_skew
         exp = claims.get("exp")
         if not isinstance(exp, (int, float)) or now >= exp + skew:
-            raise self._fail(
-                EntraError(
-                    401,
-                    "invalid_client",
-                    700024,
-                    "Client assertion is not within its valid time range.",
-                )
-            )
+            raise self._fail(_ASSERTION_TIME)
         if claims.get("iss") != client_id or claims.get("sub") != client_id:
-            raise self._fail(
-                EntraError(
-                    401,
-                    "invalid_client",
-                    700021,
-                    "Client assertion application identifier doesn't match 'client_id' parameter.",
-                )
-            )
+            raise self._fail(_ASSERTION_ISSUER)
         audiences = self._token_endpoints(base_url, tenant)
         aud = claims.get("aud")
         presented = aud if isinstance(aud, list) else [aud]
         if not any(isinstance(value, str) and value in audiences for value in presented):
-            raise self._fail(
-                EntraError(
-                    401,
-                    "invalid_client",
-                    700027,
-                    "Client assertion failed signature validation. [Reason - The audience of "
-                    "the assertion is not this token endpoint.]",
-                )
-            )
+            raise self._fail(_ASSERTION_AUDIENCE)
 
     def _token_endpoints(self, base_url: str, tenant: str) -> frozenset[str]:
         """The URLs a client assertion may be addressed to (v1 and v2, any tenant spelling)."""
@@ -862,16 +995,7 @@ class EntraService:
         bad = [word for word in rest if word.lower() not in allowed]
         if bad or not rest:
             shown = bad[0] if bad else (raw or "")
-            raise self._fail(
-                EntraError(
-                    400,
-                    "invalid_scope",
-                    70011,
-                    f"The provided request must include a 'scope' input parameter. The provided "
-                    f"value for the input parameter 'scope' is not valid. The scope '{shown}' "
-                    f"does not name a permission of {BC_RESOURCE}.",
-                )
-            )
+            raise self._fail(_DELEGATED_SCOPE, scope=shown)
         return _Scopes(tuple(rest), oidc)
 
     def _check_resource(self, words: Iterable[str]) -> None:
@@ -879,17 +1003,7 @@ class EntraService:
         for word in words:
             if "://" in word and not word.lower().startswith(f"{BC_RESOURCE}/"):
                 resource = word.rsplit("/", 1)[0]
-                raise self._fail(
-                    EntraError(
-                        400,
-                        "invalid_resource",
-                        500011,
-                        f"The resource principal named {resource} was not found in the tenant "
-                        f"named {self.config.tenant_domain}. This can happen if the application "
-                        "has not been installed by the administrator of the tenant or consented "
-                        "to by any user in the tenant.",
-                    )
-                )
+                raise self._fail(_UNKNOWN_RESOURCE, resource=resource)
 
     def _delegated_response(
         self, client: _Client, scopes: _Scopes, nonce: str | None
@@ -970,25 +1084,24 @@ class EntraService:
         headers = {"typ": "JWT", "kid": self.key_id, "x5t": self.key_id}
         return jwt.encode(dict(claims), self._signing_key, algorithm="RS256", headers=headers)
 
-    def _unknown_app(self, client_id: str) -> EntraError:
-        return EntraError(
-            401,
-            "unauthorized_client",
-            700016,
-            f"Application with identifier '{client_id}' was not found in the directory "
-            f"'{self.config.tenant_domain}'. This can happen if the application has not been "
-            "installed by the administrator of the tenant or consented to by any user in the "
-            "tenant. You may have sent your authentication request to the wrong tenant.",
-        )
-
     def _count(self, grant: str) -> None:
         with self._lock:
             self.tokens_issued[grant] = self.tokens_issued.get(grant, 0) + 1
 
-    def _fail(self, error: EntraError) -> EntraError:
-        """Count a refusal by its OAuth error name and hand it back for raising."""
-        self.errors[error.error] = self.errors.get(error.error, 0) + 1
-        return error
+    def _fail(
+        self, refusal_kind: _Refusal, *, error: str | None = None, **details: object
+    ) -> EntraError:
+        """Build a refusal from its kind, count it, and hand it back for raising."""
+        status, name, code, template = refusal_kind
+        refusal = EntraError(
+            status,
+            error or name,
+            code,
+            template.format(domain=self.config.tenant_domain, **details),
+        )
+        with self._lock:
+            self.errors[refusal.error] = self.errors.get(refusal.error, 0) + 1
+        return refusal
 
     def _purge(self) -> None:
         """Forget expired codes so memory stays bounded (call with the lock held)."""
@@ -1000,54 +1113,19 @@ class EntraService:
 
 
 def _check_pkce(
-    record: _AuthorizationCode, verifier: str | None, fail: Callable[[EntraError], EntraError]
+    record: _AuthorizationCode, verifier: str | None, fail: Callable[[_Refusal], EntraError]
 ) -> None:
     """Prove the redeemer is who asked for the code (RFC 7636, S256 or plain)."""
     if record.challenge is None:
         return
     if not verifier:
-        raise fail(
-            _invalid_grant(
-                50148,
-                "The code_verifier does not match the code_challenge supplied in the "
-                "authorization request for PKCE.",
-            )
-        )
+        raise fail(_PKCE_MISSING)
     if record.challenge_method == "S256":
         expected = _b64url(hashlib.sha256(verifier.encode("ascii", "replace")).digest())
     else:
         expected = verifier
     if not hmac.compare_digest(expected.encode(), record.challenge.encode()):
-        raise fail(
-            _invalid_grant(
-                501481,
-                "The Code_Verifier does not match the code_challenge supplied in the "
-                "authorization request.",
-            )
-        )
-
-
-def _missing(parameter: str) -> EntraError:
-    return EntraError(
-        400,
-        "invalid_request",
-        900144,
-        f"The request body must contain the following parameter: '{parameter}'.",
-    )
-
-
-def _missing_credential() -> EntraError:
-    return EntraError(
-        401,
-        "invalid_client",
-        7000218,
-        "The request body must contain the following parameter: 'client_assertion' or "
-        "'client_secret'.",
-    )
-
-
-def _invalid_grant(code: int, message: str) -> EntraError:
-    return EntraError(400, "invalid_grant", code, message)
+        raise fail(_PKCE_MISMATCH)
 
 
 def _thumbprint_of(header: Mapping[str, Any]) -> str | None:
