@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
-
 from businesscentral_emulator.server import Emulator, EmulatorConfig
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
 SCOPE = "https://api.businesscentral.dynamics.com/.default"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "bc-api"
 
 
 class RunningEmulator:
@@ -22,6 +21,9 @@ class RunningEmulator:
         self.emulator = emulator
         self.info: dict[str, Any] = emulator.info()
         self._session = requests.Session()
+        # This machine sets REQUESTS_CA_BUNDLE, which would override Session.verify for
+        # Session.request calls: trust the emulator's CA explicitly and ignore the environment.
+        self._session.trust_env = False
         self._session.verify = self.info["ca_bundle"]
         self._token: str | None = None
 

@@ -41,7 +41,9 @@ _encoder = msgspec.json.Encoder()
 def error_response(error: BusinessCentralError) -> Response:
     """BC's error body and status."""
     return Response(
-        error.body(), status_code=error.status, media_type="application/json; odata.metadata=minimal"
+        error.body(),
+        status_code=error.status,
+        media_type="application/json; odata.metadata=minimal",
     )
 
 
@@ -151,7 +153,9 @@ class ApiEndpoints:
         rest = request.path_params["rest"].split("/")
         return self._serve(request, "production", rest, f"{request.base_url}{ONPREM_INSTANCE}/api")
 
-    def _serve(self, request: Request, environment: str, rest: list[str], api_base: str) -> Response:
+    def _serve(
+        self, request: Request, environment: str, rest: list[str], api_base: str
+    ) -> Response:
         try:
             env = self.backend.environment(environment)
             api, odata_path = _split_api(env, rest)
@@ -159,11 +163,7 @@ class ApiEndpoints:
             if odata_path == "$metadata":
                 return Response(api.edmx, media_type="application/xml")
             if request.method != "GET":
-                raise BusinessCentralError(
-                    405,
-                    "BadRequest_MethodNotAllowed",
-                    f"'{request.method}' requests for '{odata_path}' are not supported yet.",
-                )
+                return error_response(_method_not_allowed(request.method, odata_path))
             return self._read(request, env, api, odata_path, api_root)
         except QueryError as error:
             return error_response(BusinessCentralError(error.status, error.code, error.message))
@@ -173,7 +173,7 @@ class ApiEndpoints:
     def _read(
         self, request: Request, env: Environment, api: ApiModel, odata_path: str, api_root: str
     ) -> Response:
-        target = resolve(env.store, api, odata_path)
+        target = resolve(api, odata_path)
         check_company(env.store, api, target)
         options = parse_query_options(request.query_params, target.entity_set.entity_type, api)
         context = f"{api_root}/$metadata#{target.context}"
@@ -193,6 +193,11 @@ class ApiEndpoints:
             payload["@odata.nextLink"] = f"{request.url.replace(query=query)}"
         headers = {"Preference-Applied": f"odata.maxpagesize={page_size}"} if applied else None
         return json_response(payload, headers)
+
+
+def _method_not_allowed(method: str, odata_path: str) -> BusinessCentralError:
+    message = f"'{method}' requests for '{odata_path}' are not allowed."
+    return BusinessCentralError(405, "BadRequest_MethodNotAllowed", message)
 
 
 def _split_api(env: Environment, rest: list[str]) -> tuple[ApiModel, str]:

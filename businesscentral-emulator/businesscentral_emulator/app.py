@@ -54,7 +54,7 @@ class CountingMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # uvicorn's `send` is bound to its request cycle, which holds the connection: faults need it.
+        # uvicorn's `send` is bound to its request cycle, which holds the connection (for faults).
         scope["emulator.transport"] = getattr(getattr(send, "__self__", None), "transport", None)
         status = 0
 

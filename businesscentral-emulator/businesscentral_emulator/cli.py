@@ -62,6 +62,8 @@ def _demo(emulator: Emulator) -> None:
     info = emulator.info()
     verify = info["ca_bundle"] or True
     with requests.Session() as session:
+        # REQUESTS_CA_BUNDLE, when set, would override Session.verify: trust the emulator's CA.
+        session.trust_env = False
         session.verify = verify
         token = session.post(
             f"{info['authority_url']}/{info['tenant_id']}/oauth2/v2.0/token",

@@ -151,7 +151,9 @@ def _truncating(scope: Scope, send: Send) -> Send:
     async def cut(message: Message) -> None:
         if message["type"] == "http.response.body":
             body = message.get("body", b"")
-            await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+            await send(
+                {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
+            )
             _abort(scope)
             return
         await send(message)

@@ -71,7 +71,11 @@ class Hooks:
     """Handlers of the test hooks."""
 
     def __init__(
-        self, backend: Backend, entra: EntraService, faults: Faults, info: Callable[[], dict[str, Any]]
+        self,
+        backend: Backend,
+        entra: EntraService,
+        faults: Faults,
+        info: Callable[[], dict[str, Any]],
     ) -> None:
         """Act on `backend`, `entra` and `faults`; `info` gives the ready-file settings."""
         self.backend = backend
@@ -103,7 +107,9 @@ class Hooks:
         self.backend.counters.requests.clear()
         self.backend.counters.faults.clear()
         self.faults.clear()
-        return JSONResponse({"reset": True, "rows": self.backend.environments["production"].row_counts})
+        return JSONResponse(
+            {"reset": True, "rows": self.backend.environments["production"].row_counts}
+        )
 
     def counters(self, request: Request) -> Response:
         """Read (GET) or zero (DELETE) the counters."""

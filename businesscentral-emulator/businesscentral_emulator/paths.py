@@ -72,11 +72,9 @@ def _company_exists(store: Store, api: ApiModel, company_id: str) -> bool:
     return row is not None
 
 
-def resolve(store: Store, api: ApiModel, path: str) -> Target:
+def resolve(api: ApiModel, path: str) -> Target:
     """Turn the path after the API root into a Target, or fail as BC does."""
-    segments = [s for s in path.split("/") if s]
-    if not segments:
-        raise not_found_segment("")
+    segments = [s for s in path.split("/") if s] or [""]
     target: Target | None = None
     for raw in segments:
         match = _SEGMENT.match(raw)
@@ -84,31 +82,40 @@ def resolve(store: Store, api: ApiModel, path: str) -> Target:
             raise not_found_segment(raw)
         name, key = match.group("name"), match.group("key")
         if target is None:
-            target = _root(store, api, name, raw)
+            target = _root(api, name, raw)
         elif target.single and "." in name:
-            action = name.rsplit(".", 1)[-1]
-            if action not in target.entity_set.entity_type.actions:
-                raise not_found_segment(raw)
-            target.action = action
-            return target
+            return _bind_action(target, name, raw)
         elif target.single:
             target = _navigate(api, target, name, raw)
         else:
             raise not_found_segment(raw)
         if key is not None:
-            if target.single:
-                raise not_found_segment(raw)
-            key_value = parse_key(key)
-            key_name = target.entity_set.entity_type.key[0]
-            target.conditions.append((f"{quote(key_name)} = ?", [key_value]))
-            target.single = True
-            target.key = key_value
-            target.context += f"({key})"
-    assert target is not None  # noqa: S101 - segments is not empty
+            _narrow_to_key(target, key, raw)
+    if target is None:  # pragma: no cover - there is always a segment
+        raise not_found_segment(path)
     return target
 
 
-def _root(store: Store, api: ApiModel, name: str, raw: str) -> Target:
+def _bind_action(target: Target, name: str, raw: str) -> Target:
+    action = name.rsplit(".", 1)[-1]
+    if action not in target.entity_set.entity_type.actions:
+        raise not_found_segment(raw)
+    target.action = action
+    return target
+
+
+def _narrow_to_key(target: Target, key: str, raw: str) -> None:
+    if target.single:
+        raise not_found_segment(raw)
+    key_value = parse_key(key)
+    key_name = target.entity_set.entity_type.key[0]
+    target.conditions.append((f"{quote(key_name)} = ?", [key_value]))
+    target.single = True
+    target.key = key_value
+    target.context += f"({key})"
+
+
+def _root(api: ApiModel, name: str, raw: str) -> Target:
     entity_set = api.entity_sets.get(name)
     if entity_set is None or entity_set.company_scoped:
         raise not_found_segment(raw)
@@ -137,13 +144,9 @@ def _navigate(api: ApiModel, parent: Target, name: str, raw: str) -> Target:
     parent_where, parent_params = parent.where()
     conditions: list[tuple[str, list[Any]]] = []
     for own, referenced in nav.constraints:
-        conditions.append(
-            (
-                f"{quote(referenced)} IN (SELECT {quote(own)} FROM"
-                f" {table_name(api.route, parent.entity_set.name)} WHERE {parent_where})",
-                list(parent_params),
-            )
-        )
+        parent_table = table_name(api.route, parent.entity_set.name)
+        sub_select = f"SELECT {quote(own)} FROM {parent_table} WHERE {parent_where}"
+        conditions.append((f"{quote(referenced)} IN ({sub_select})", list(parent_params)))
     if not conditions:
         conditions.append(("0", []))
     return Target(

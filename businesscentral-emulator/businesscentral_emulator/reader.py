@@ -175,7 +175,14 @@ class Reader:
         serializer = self._serializer(api, entity_set, options.select)
         rows = self._shape(raw_rows, serializer, with_etag=entity_set.name != "companies")
         for item in options.expand:
-            self._expand(api, entity_set.entity_type, company, raw_rows, rows, item)
+            self._expand(
+                api=api,
+                parent_type=entity_set.entity_type,
+                company=company,
+                parent_raw=raw_rows,
+                parent_rows=rows,
+                item=item,
+            )
         with self._lock:
             self.rows_served += len(rows)
         return rows
@@ -184,6 +191,7 @@ class Reader:
 
     def _expand(  # noqa: PLR0913 - the parent page and the expand item travel together
         self,
+        *,
         api: ApiModel,
         parent_type: EntityType,
         company: str | None,
@@ -208,7 +216,14 @@ class Reader:
             return
         own_index = 2 + columns.index(own)
         parent_values = list(dict.fromkeys(raw[own_index] for raw in parent_raw))
-        groups = self._children(api, child_set, company, referenced, parent_values, item.options)
+        groups = self._children(
+            api=api,
+            child_set=child_set,
+            company=company,
+            referenced=referenced,
+            parent_values=parent_values,
+            options=item.options,
+        )
         for raw, row in zip(parent_raw, parent_rows, strict=True):
             children = groups.get(raw[own_index], [])
             if nav.collection:
@@ -220,6 +235,7 @@ class Reader:
 
     def _children(  # noqa: PLR0913
         self,
+        *,
         api: ApiModel,
         child_set: EntitySet,
         company: str | None,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from typing_extensions import Self
 
 from businesscentral_emulator.app import create_app
 from businesscentral_emulator.backend import Backend
@@ -56,7 +57,9 @@ class Emulator:
         self._tmp = tempfile.TemporaryDirectory(prefix="bc-emulator-")
         self.data_dir = config.data_dir or Path(self._tmp.name)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        entra_config = dataclasses.replace(config.entra, access_token_lifetime=config.token_lifetime)
+        entra_config = dataclasses.replace(
+            config.entra, access_token_lifetime=config.token_lifetime
+        )
         self.entra = EntraService(entra_config)
         self.onprem_password = self.entra.config.client_secret[::-1]
         started = time.perf_counter()
@@ -182,9 +185,10 @@ class Emulator:
             self.config.ready_file.unlink(missing_ok=True)
         self._tmp.cleanup()
 
-    def __enter__(self) -> Emulator:
+    def __enter__(self) -> Self:
         """Start in a background thread."""
-        return self.start()
+        self.start()
+        return self
 
     def __exit__(self, *_exc: object) -> None:
         """Stop."""
