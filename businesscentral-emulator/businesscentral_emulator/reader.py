@@ -245,7 +245,7 @@ class Reader:
     ) -> dict[Any, list[dict[str, Any]]]:
         child_type = child_set.entity_type
         key_column = "_company" if referenced is None else quote(referenced)
-        extra_where, extra_params = "", []
+        extra_where, extra_params = "", list[Any]()
         if options.filter:
             extra_where, extra_params = compile_filter(
                 options.filter, child_type, options.schema_version

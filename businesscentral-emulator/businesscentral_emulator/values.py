@@ -68,7 +68,11 @@ def empty_value(prop: Property) -> Any:  # noqa: ANN401 - stored values are of s
 def format_datetime(moment: dt.datetime) -> str:
     """Stored form of a moment: UTC, millisecond precision, fixed width."""
     moment = moment.astimezone(dt.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # Not strftime: on Linux `%Y` does not pad years below 1000, and BC's empty date is year 1.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
+        f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def format_decimal(value: decimal.Decimal | float | str) -> str:
