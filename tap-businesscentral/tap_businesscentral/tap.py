@@ -2,28 +2,218 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
+import click
+from businesscentral_api.client import BusinessCentralClient
+from businesscentral_api.errors import BusinessCentralError, ConfigurationError
+from businesscentral_api.odata import STANDARD_API
+from businesscentral_api.settings import SETTINGS
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_businesscentral.catalog import COMPANY_ID, StreamSpec, build_specs
+from tap_businesscentral.client import BusinessCentralStream
+from tap_businesscentral.fetch import MAX_PAGE_SIZE, MIN_PAGE_SIZE, Prefetcher, ReadRequest
+from tap_businesscentral.streams import CompaniesStream, EntitySetStream, LinesStream
+from tap_businesscentral.writer import BufferedMsgSpecWriter
 
 if sys.version_info >= (3, 12):
     from typing import override
 else:
     from typing_extensions import override
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from businesscentral_api.companies import Company
+    from businesscentral_api.metadata import ServiceModel
+    from businesscentral_api.odata import ApiRoute
+
+__all__ = ["TapBusinessCentral"]
+
+_STREAM_OPTIONS = th.ObjectType(
+    th.Property("filter", th.StringType, description="An OData $filter ANDed with the tap's."),
+    th.Property("expand", th.StringType, description="Further navigations to $expand."),
+)
+
+
+@contextlib.contextmanager
+def _plain_errors() -> Iterator[None]:
+    """Turn the errors a user can fix into one plain line on stderr and exit status 1."""
+    try:
+        yield
+    except ConfigValidationError as exc:
+        first = exc.errors[0] if exc.errors else str(exc)
+        msg = f"Config is invalid: {first}"
+        raise click.ClickException(msg) from None
+    except (ConfigurationError, BusinessCentralError) as exc:
+        raise click.ClickException(str(exc)) from None
+
 
 class TapBusinessCentral(Tap):
-    """Extracts Business Central entity sets (skeleton: streams land with issue 5)."""
+    """Extracts every entity set of Business Central, incrementally, one partition per company."""
 
     name = "tap-businesscentral"
+    dynamic_catalog = True
+    message_writer_class = BufferedMsgSpecWriter
     config_jsonschema = th.PropertiesList(
-        th.Property("tenant_id", th.StringType, description="Entra ID tenant (GUID or domain)."),
+        *SETTINGS,
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            description="Earliest change date to extract on a first run (ISO 8601, with zone).",
+        ),
+        th.Property(
+            "page_size",
+            th.IntegerType,
+            default=MAX_PAGE_SIZE,
+            description=(
+                "Rows per page asked of BC (Prefer: odata.maxpagesize, at most 20000); "
+                "halved automatically after a timeout."
+            ),
+        ),
+        th.Property(
+            "stream_options",
+            th.ObjectType(additional_properties=_STREAM_OPTIONS),
+            description=(
+                'Per stream, e.g. {"customers": {"filter": "blocked eq \' \'", "expand": '
+                '"paymentTerm"}}: an extra $filter (ANDed, parenthesised, with the incremental '
+                "one) and an extra $expand."
+            ),
+        ),
+        th.Property(
+            "emit_activate_version_messages",
+            th.BooleanType,
+            default=True,
+            description="Send ACTIVATE_VERSION for full-table streams: loaders drop deleted rows.",
+        ),
     ).to_dict()
 
+    # -- the BC connection ------------------------------------------------------------------
+    @cached_property
+    def client(self) -> BusinessCentralClient:
+        """The shared client: session, sign-in, limits and ``$metadata``."""
+        self._check_tap_settings()
+        return BusinessCentralClient(self.config)
+
+    @cached_property
+    def companies(self) -> list[Company]:
+        """The chosen companies (``company_ids``: ids or names), probed once."""
+        return self.client.companies()
+
+    @cached_property
+    def prefetcher(self) -> Prefetcher:
+        """Reads partitions ahead of the writer within ``max_concurrency``."""
+        return Prefetcher(self.client, self.client.settings.max_concurrency)
+
+    def _check_tap_settings(self) -> None:
+        page_size = self.config.get("page_size")
+        if page_size is not None and not MIN_PAGE_SIZE <= page_size <= MAX_PAGE_SIZE:
+            msg = (
+                f"Setting page_size is {page_size}; it must be between "
+                f"{MIN_PAGE_SIZE} and {MAX_PAGE_SIZE}."
+            )
+            raise ConfigurationError(msg)
+        options = self.config.get("stream_options") or {}
+        for stream_name, option in options.items():
+            if not isinstance(option, dict) or set(option) - {"filter", "expand"}:
+                msg = (
+                    f"Setting stream_options.{stream_name} must be an object with only "
+                    "filter and expand."
+                )
+                raise ConfigurationError(msg)
+
+    def models(self) -> dict[ApiRoute, ServiceModel]:
+        """``$metadata`` of the standard API, then of each custom API."""
+        models = {STANDARD_API: self.client.metadata(STANDARD_API)}
+        for api in self.client.settings.custom_apis:
+            models[api] = self.client.metadata(api)
+        return models
+
+    # -- streams ----------------------------------------------------------------------------
     @override
     def discover_streams(self) -> list[Stream]:
-        return []
+        """One stream per entity set of v2.0 and of each custom API (the SDK sorts them by name)."""
+        models = self.models()
+        self.companies  # noqa: B018 - resolve company_ids now: a wrong one is a setting error
+        options = self.config.get("stream_options") or {}
+        streams: list[Stream] = []
+        for spec in build_specs(models):
+            expand = [
+                e.strip()
+                for e in str((options.get(spec.name) or {}).get("expand") or "").split(",")
+                if e.strip() and "(" not in e
+            ]
+            streams.append(self._stream(spec, models[spec.api], expand))
+        return streams
+
+    def _stream(self, spec: StreamSpec, model: ServiceModel, expand: list[str]) -> Stream:
+        try:
+            schema = model.json_schema(spec.entity_set.name, expand=expand)
+        except KeyError as exc:
+            msg = f"Setting stream_options.{spec.name}.expand names {exc.args[0]}"
+            raise ConfigurationError(msg) from None
+        schema["properties"][COMPANY_ID] = {"type": "string", "format": "uuid"}
+        if spec.header is not None:
+            return LinesStream(self, spec, schema)
+        if not spec.company_scoped:
+            return CompaniesStream(self, spec, schema)
+        return EntitySetStream(self, spec, schema)
+
+    # -- reading ahead ----------------------------------------------------------------------
+    def schedule_reads(self) -> None:
+        """Queue every selected partition's read, in the order the SDK will write them."""
+        if getattr(self, "_scheduled", False):
+            return
+        self._scheduled = True
+        requests: list[ReadRequest] = []
+        for stream in self.streams.values():
+            if not isinstance(stream, BusinessCentralStream) or not stream.selected:
+                continue
+            contexts: list[dict[str, Any]] | None = stream.partitions
+            for context in contexts if contexts is not None else [None]:
+                request = stream.read_request(context)
+                if request is not None:
+                    requests.append(request)
+        self.prefetcher.schedule(requests)
+
+    # -- command line -----------------------------------------------------------------------
+    @classmethod
+    @override
+    def invoke(
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Run the tap; errors a user can fix end as one line and exit status 1."""
+        with _plain_errors():
+            super().invoke(about=about, about_format=about_format, **kwargs)
+
+    @classmethod
+    @override
+    def cb_discover(
+        cls,
+        ctx: click.Context,
+        param: click.Option,
+        value: bool,
+    ) -> None:
+        """Discover; errors a user can fix end as one line and exit status 1."""
+        with _plain_errors():
+            super().cb_discover(ctx, param, value)
+
+    @classmethod
+    @override
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """Test the connection; errors a user can fix end as one line and exit status 1."""
+        with _plain_errors():
+            super().cb_test(ctx, param, value)
 
 
 if __name__ == "__main__":

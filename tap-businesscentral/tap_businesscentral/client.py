@@ -1,0 +1,235 @@
+"""The one base stream: an entity set of a BC API, read per company with server-side filters.
+
+Bookmark rule (see the README): an incremental read asks BC for ``$filter=<key> ge <bookmark>``
+with ``$orderby=<key>``, and the bookmark is the key of the last row written. Rows sharing the
+bookmark's exact timestamp are therefore sent again by the next run (never lost); a row edited
+during a read gets a newer timestamp, so the keyset-paged ordered read reaches it later in the
+same read, or the next run does. Because the read is sorted, every STATE is resumable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from businesscentral_api.odata import and_, encode_query, filter_expr, or_
+from singer_sdk import Stream
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from tap_businesscentral.catalog import COMPANY_ID, DOCUMENT_ID, StreamSpec
+from tap_businesscentral.fetch import MAX_PAGE_SIZE, ReadRequest
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from singer_sdk.helpers.types import Context
+
+    from tap_businesscentral.tap import TapBusinessCentral
+
+__all__ = ["EMPTY_DATETIME", "BusinessCentralStream"]
+
+EMPTY_DATETIME = dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc)
+_ETAG = "@odata.etag"
+
+
+def parse_timestamp(value: str) -> dt.datetime:
+    """Read a BC (or state) timestamp; BC trims trailing zeros of the fraction (``03.5Z``)."""
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+class BusinessCentralStream(Stream):
+    """An entity set of the standard API or a custom API; one partition per company."""
+
+    # BC sends JSON already (Decimal for fractions): conforming each value again only costs CPU.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    # BC sorts server-side; the SDK's string comparison would misorder ``03.5Z`` and ``03Z``.
+    check_sorted: ClassVar[bool] = False
+
+    def __init__(self, tap: TapBusinessCentral, spec: StreamSpec, schema: dict[str, Any]) -> None:
+        """Build the stream for ``spec`` with the schema derived from ``$metadata``."""
+        self.spec = spec
+        self.bc_tap = tap
+        super().__init__(tap, schema=schema, name=spec.name)
+        self.primary_keys = list(spec.key)
+        self.replication_key = spec.replication_key
+        self._schema_sent = False
+
+    # -- SDK hooks ---------------------------------------------------------------------------
+    @property
+    @override
+    def is_sorted(self) -> bool:
+        """Incremental reads are ``$orderby`` the key, so any STATE can be resumed from."""
+        return self.replication_key is not None
+
+    @property
+    @override
+    def partitions(self) -> list[dict[str, Any]] | None:
+        """One partition per chosen company; ``companies`` itself has none."""
+        if not self.spec.company_scoped:
+            return None
+        return [{COMPANY_ID: company.id} for company in self.bc_tap.companies]
+
+    @override
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:
+        """No signpost: the read is sorted, so the last key written is the bookmark."""
+        return
+
+    @property
+    @override
+    def emit_activate_version_messages(self) -> bool:
+        """Full-table sets send ACTIVATE_VERSION (on by default) so loaders drop deleted rows."""
+        return bool(self.config.get("emit_activate_version_messages", True))
+
+    @override
+    def _write_schema_message(self) -> None:
+        # A lines stream's SCHEMA goes out with its header's first page; once per run is enough.
+        if not self._schema_sent:
+            self._schema_sent = True
+            super()._write_schema_message()
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Rows of one company, read page by page (ahead of time when prefetched)."""
+        request = self.read_request(context)
+        if request is None:
+            return
+        self.bc_tap.schedule_reads()
+        company_id = context.get(COMPANY_ID) if context else None
+        for page in self.bc_tap.prefetcher.pages(request):
+            yield from self.rows(page, company_id)
+
+    # -- reading -----------------------------------------------------------------------------
+    def rows(self, page: list[dict[str, Any]], company_id: str | None) -> Iterator[dict[str, Any]]:
+        """Shape one page: ``companyId`` on every row; expanded lines handed to their streams."""
+        lines = self.line_streams()
+        for row in page:
+            row.pop(_ETAG, None)
+            row[COMPANY_ID] = company_id if company_id is not None else row.get("id")
+            for navigation, stream in lines:
+                nested = row.pop(navigation, None) or ()
+                if stream is not None:
+                    stream.write_lines(nested, row.get("id"), row[COMPANY_ID])
+            yield row
+
+    def line_streams(self) -> list[tuple[str, BusinessCentralStream | None]]:
+        """Expanded lines navigations, with their stream when it is selected."""
+        found: list[tuple[str, BusinessCentralStream | None]] = []
+        for line in self.spec.lines:
+            stream = self.bc_tap.streams.get(line.stream_name)
+            selected = isinstance(stream, BusinessCentralStream) and stream.selected
+            found.append((line.navigation, stream if selected else None))  # type: ignore[arg-type]
+        return found
+
+    def write_lines(
+        self, lines: Iterable[dict[str, Any]], document_id: object, company_id: str
+    ) -> None:
+        """Write lines that arrived inside their header (this is the lines stream)."""
+        self._write_schema_message()
+        for line in lines:
+            line.pop(_ETAG, None)
+            line.setdefault(DOCUMENT_ID, document_id)
+            line[COMPANY_ID] = company_id
+            self._write_record_message(line)
+
+    def header_stream(self) -> BusinessCentralStream | None:
+        """For a lines stream: its header's stream when that is selected (and reads the lines)."""
+        if self.spec.header is None:
+            return None
+        header = self.bc_tap.streams.get(self.spec.header)
+        if isinstance(header, BusinessCentralStream) and header.selected:
+            return header
+        return None
+
+    def selected_properties(self) -> list[str]:
+        """Properties of the entity set that are selected (key and change date always)."""
+        always = {*self.spec.entity_set.key, self.replication_key, DOCUMENT_ID}
+        return [
+            name
+            for name in self.schema.get("properties", {})
+            if name in self.spec.entity_set.properties
+            and (name in always or self.mask.get(("properties", name), True))
+        ]
+
+    def select_option(self) -> str | None:
+        """``$select`` value: None when every property is selected (the same, shorter URL)."""
+        chosen = self.selected_properties()
+        every = [p.name for p in self.spec.entity_set.properties.values() if not p.is_stream]
+        return None if len(chosen) == len(every) else ",".join(chosen)
+
+    def start_value(self, context: Context | None) -> str | None:
+        """Where this partition's read starts: its bookmark, or ``start_date``, the later."""
+        if self.replication_key is None:
+            return None
+        state = self.get_context_state(context)
+        value = None
+        if state.get("replication_key") == self.replication_key:
+            value = state.get("replication_key_value")
+        start_date = self.config.get("start_date")
+        if start_date and (not value or parse_timestamp(start_date) > parse_timestamp(value)):
+            return str(start_date)
+        return str(value) if value else None
+
+    def filter_option(self, context: Context | None) -> str | None:
+        """The incremental filter ANDed with the user's, each parenthesised."""
+        user = self.stream_options().get("filter")
+        key = self.replication_key
+        incremental = None
+        start = self.start_value(context)
+        if key and start:
+            incremental = filter_expr(key, "ge", parse_timestamp(start))
+            state = self.get_context_state(context)
+            if not state.get("replication_key_value"):
+                # First sync from start_date: the empty datetime means "never stamped", not
+                # "old"; those rows would never match a later bookmark either.
+                incremental = or_(incremental, filter_expr(key, "eq", EMPTY_DATETIME))
+        return and_(*(c for c in (user, incremental) if c)) or None
+
+    def stream_options(self) -> dict[str, Any]:
+        """This stream's entry of the ``stream_options`` setting."""
+        options = self.config.get("stream_options") or {}
+        return dict(options.get(self.name) or {})
+
+    def expand_option(self) -> str | None:
+        """Lines navigations (with their own ``$select``) and the user's extra ``$expand``."""
+        parts: list[str] = []
+        for navigation, stream in self.line_streams():
+            if stream is None:
+                continue
+            select = stream.select_option()
+            parts.append(f"{navigation}($select={select})" if select else navigation)
+        extra = self.stream_options().get("expand")
+        if extra:
+            parts.append(str(extra))
+        return ",".join(parts) or None
+
+    def read_request(self, context: Context | None) -> ReadRequest | None:
+        """The partition's first URL; None for a lines stream whose header brings its rows."""
+        if self.header_stream() is not None:
+            return None
+        company_id = context.get(COMPANY_ID) if context else None
+        urls = self.bc_tap.client.urls
+        url = (
+            urls.entity_set_url(self.spec.entity_set.name, company_id, self.spec.api)
+            if self.spec.company_scoped
+            else urls.companies_url(self.spec.api)
+        )
+        params = {
+            "$select": self.select_option(),
+            "$filter": self.filter_option(context),
+            "$orderby": f"{self.replication_key} asc" if self.replication_key else None,
+            "$expand": self.expand_option(),
+        }
+        query = encode_query(params)
+        page_size = int(self.config.get("page_size") or MAX_PAGE_SIZE)
+        return ReadRequest(
+            key=(self.name, company_id),
+            url=f"{url}?{query}" if query else url,
+            page_size=page_size,
+        )
