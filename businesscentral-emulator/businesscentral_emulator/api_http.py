@@ -8,6 +8,7 @@ web service access key). The rules themselves live in `backend`, `paths` and `re
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hmac
@@ -16,19 +17,24 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import URL, QueryParams
 from starlette.responses import Response
 from starlette.routing import Route
 
+from businesscentral_emulator.batch import Operation, run_batch
 from businesscentral_emulator.entra import AccessTokenError
 from businesscentral_emulator.errors import BusinessCentralError, not_found_segment
+from businesscentral_emulator.limits import LimitError, Limits, LimitSettings
 from businesscentral_emulator.paths import check_company, resolve
 from businesscentral_emulator.query import QueryError, parse_query_options
 from businesscentral_emulator.reader import MAX_PAGE_SIZE
+from businesscentral_emulator.writes import Writer, WriteSettings
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from businesscentral_emulator.backend import Backend, Environment
+    from businesscentral_emulator.backend import Backend, Counters, Environment
     from businesscentral_emulator.edmx import ApiModel
     from businesscentral_emulator.entra import EntraService
 
@@ -39,18 +45,23 @@ _encoder = msgspec.json.Encoder()
 
 
 def error_response(error: BusinessCentralError) -> Response:
-    """BC's error body and status."""
+    """BC's error body and status (with `Retry-After` when a limit says how long to wait)."""
+    retry_after = getattr(error, "retry_after", None)
     return Response(
         error.body(),
         status_code=error.status,
         media_type="application/json; odata.metadata=minimal",
+        headers={"Retry-After": f"{retry_after:g}"} if retry_after is not None else None,
     )
 
 
-def json_response(payload: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    payload: dict[str, Any], headers: dict[str, str] | None = None, status: int = 200
+) -> Response:
     """An OData JSON response, encoded with msgspec (fast, and decimals keep their digits)."""
     return Response(
         _encoder.encode(payload),
+        status_code=status,
         media_type=JSON_TYPE,
         headers={"OData-Version": "4.0", **(headers or {})},
     )
@@ -59,11 +70,20 @@ def json_response(payload: dict[str, Any], headers: dict[str, str] | None = None
 class ApiEndpoints:
     """Request handlers of the BC API. Sync handlers: Starlette runs them in its thread pool."""
 
-    def __init__(self, backend: Backend, entra: EntraService, basic_auth: tuple[str, str]) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        entra: EntraService,
+        basic_auth: tuple[str, str],
+        settings: tuple[WriteSettings, LimitSettings] | None = None,
+    ) -> None:
         """Serve `backend`, trusting tokens of `entra`, and Basic auth for on-premises URLs."""
         self.backend = backend
         self.entra = entra
         self.basic_auth = basic_auth
+        write_settings, limit_settings = settings or (WriteSettings(), LimitSettings(enabled=False))
+        self.write_settings = write_settings
+        self.limits = Limits(limit_settings, backend.counters)
 
     def routes(self) -> list[Route]:
         """The Starlette routes of the API."""
@@ -131,7 +151,7 @@ class ApiEndpoints:
         ]
         return json_response({"value": value})
 
-    def online(self, request: Request) -> Response:
+    async def online(self, request: Request) -> Response:
         """Every `/v2.0/...` API request."""
         parts = request.path_params["rest"].split("/")
         if len(parts) >= 2 and parts[1] == "api":  # noqa: PLR2004 - /v2.0/{env}/api/...
@@ -143,18 +163,70 @@ class ApiEndpoints:
         claims = self._bearer(request, tenant)
         if isinstance(claims, Response):
             return claims
+        principal = str(claims.get("oid") or claims.get("appid") or claims.get("azp") or "")
         prefix = "/".join(["v2.0", *([tenant] if tenant else []), environment, "api"])
-        return self._serve(request, environment, rest, f"{request.base_url}{prefix}")
+        return await self._admit(
+            request, principal, environment, rest, f"{request.base_url}{prefix}"
+        )
 
-    def onprem(self, request: Request) -> Response:
+    async def onprem(self, request: Request) -> Response:
         """Every on-premises `/BC/api/...` request (Basic auth; one environment)."""
         if not self._basic_ok(request):
             return Response(status_code=401, headers={"WWW-Authenticate": 'Basic realm="BC"'})
         rest = request.path_params["rest"].split("/")
-        return self._serve(request, "production", rest, f"{request.base_url}{ONPREM_INSTANCE}/api")
+        api_base = f"{request.base_url}{ONPREM_INSTANCE}/api"
+        return await self._admit(request, "onprem", "production", rest, api_base)
+
+    async def _admit(
+        self, request: Request, principal: str, environment: str, rest: list[str], api_base: str
+    ) -> Response:
+        """Apply the principal's limits, then serve in the thread pool within the timeout."""
+        settings = self.limits.settings
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_body_bytes:
+            return error_response(_too_large(settings.max_body_bytes))
+        body = await request.body()
+        if len(body) > settings.max_body_bytes:
+            return error_response(_too_large(settings.max_body_bytes))
+        op = Operation(
+            method=request.method,
+            path="/".join(rest),
+            query=request.url.query,
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=body,
+            url=str(request.url),
+        )
+        is_batch = rest[-1:] == ["$batch"]
+        slow = float(request.scope.get("emulator.slow", 0.0))
+        try:
+            async with self.limits.admit(principal, charge=not is_batch):
+                return await asyncio.wait_for(
+                    self._run(op, principal, environment, rest, api_base, slow),
+                    settings.operation_timeout or None,
+                )
+        except LimitError as error:
+            return error_response(error)
+        except TimeoutError:
+            self.backend.counters.count("timeouts")
+            return error_response(
+                BusinessCentralError(408, "Request_Timeout", "The operation has timed out.")
+            )
+
+    async def _run(  # noqa: PLR0913, PLR0917
+        self,
+        op: Operation,
+        principal: str,
+        environment: str,
+        rest: list[str],
+        api_base: str,
+        slow: float,
+    ) -> Response:
+        if slow:
+            await asyncio.sleep(slow)
+        return await run_in_threadpool(self._serve, op, principal, environment, rest, api_base)
 
     def _serve(
-        self, request: Request, environment: str, rest: list[str], api_base: str
+        self, op: Operation, principal: str, environment: str, rest: list[str], api_base: str
     ) -> Response:
         try:
             env = self.backend.environment(environment)
@@ -162,37 +234,132 @@ class ApiEndpoints:
             api_root = f"{api_base}/{api.route}"
             if odata_path == "$metadata":
                 return Response(api.edmx, media_type="application/xml")
-            if request.method != "GET":
-                return error_response(_method_not_allowed(request.method, odata_path))
-            return self._read(request, env, api, odata_path, api_root)
+            if odata_path == "$batch":
+                if op.method != "POST":
+                    return error_response(_method_not_allowed(op.method, odata_path))
+
+                def execute(inner: Operation) -> Response:
+                    try:
+                        self.limits.charge(principal)
+                    except LimitError as error:
+                        return error_response(error)
+                    return self._operation(inner, env, api, inner.path, api_root)
+
+                payload = run_batch(
+                    op,
+                    api_root,
+                    env.store,
+                    self.backend.counters,
+                    execute,
+                    self.limits.settings.max_batch_operations,
+                )
+                return Response(payload, media_type="application/json", headers=_ODATA)
+            return self._operation(op, env, api, odata_path, api_root)
         except QueryError as error:
             return error_response(BusinessCentralError(error.status, error.code, error.message))
         except BusinessCentralError as error:
             return error_response(error)
 
-    def _read(
-        self, request: Request, env: Environment, api: ApiModel, odata_path: str, api_root: str
+    def _operation(
+        self, op: Operation, env: Environment, api: ApiModel, odata_path: str, api_root: str
+    ) -> Response:
+        """One request or batch operation: a read, a write or an action; errors as BC's."""
+        try:
+            if op.method == "GET":
+                return self._read(op, env, api, odata_path, api_root)
+            return self._write(op, env, api, odata_path, api_root)
+        except QueryError as error:
+            return error_response(BusinessCentralError(error.status, error.code, error.message))
+        except BusinessCentralError as error:
+            if error.code == "Request_EntityChanged":
+                self.backend.counters.count("conflicts")
+            return error_response(error)
+
+    def _write(
+        self, op: Operation, env: Environment, api: ApiModel, odata_path: str, api_root: str
     ) -> Response:
         target = resolve(api, odata_path)
         check_company(env.store, api, target)
-        options = parse_query_options(request.query_params, target.entity_set.entity_type, api)
+        if op.headers.get("data-access-intent", "").lower() == "readonly":
+            raise _read_only_intent(op.method)
+        writer = Writer(env.store, env.reader, self.write_settings)
+        counters: Counters = self.backend.counters
+        if target.action is not None:
+            if op.method != "POST":
+                raise _method_not_allowed(op.method, odata_path)
+            writer.act(target)
+            counters.count("actions")
+            return Response(status_code=204)
+        if op.method == "POST":
+            new_id, row = writer.insert(target, _json_body(op.body))
+            counters.count("writes.POST")
+            context = f"{api_root}/$metadata#{target.context}/$entity"
+            location = f"{api_root}/{target.context}({new_id})"
+            return json_response(
+                {"@odata.context": context, **row}, {"Location": location}, status=201
+            )
+        if op.method == "PATCH":
+            row = writer.update(target, _json_body(op.body), op.headers.get("if-match"))
+            counters.count("writes.PATCH")
+            context = f"{api_root}/$metadata#{target.context}/$entity"
+            return json_response({"@odata.context": context, **row})
+        if op.method == "DELETE":
+            writer.delete(target, op.headers.get("if-match"))
+            counters.count("writes.DELETE")
+            return Response(status_code=204)
+        raise _method_not_allowed(op.method, odata_path)
+
+    def _read(
+        self, op: Operation, env: Environment, api: ApiModel, odata_path: str, api_root: str
+    ) -> Response:
+        query_params = QueryParams(op.query)
+        target = resolve(api, odata_path)
+        check_company(env.store, api, target)
+        options = parse_query_options(query_params, target.entity_set.entity_type, api)
         context = f"{api_root}/$metadata#{target.context}"
         if target.single:
             row = env.reader.read_single(target, options)
             if row is None:
                 return Response(status_code=204)
             return json_response({"@odata.context": f"{context}/$entity", **row})
-        page_size, applied = _page_size(request.headers.get("prefer", ""))
-        skiptoken = request.query_params.get("$skiptoken")
+        page_size, applied = _page_size(op.headers.get("prefer", ""))
+        skiptoken = query_params.get("$skiptoken")
         page = env.reader.read_collection(target, options, page_size, skiptoken)
         payload: dict[str, Any] = {"@odata.context": context, "value": page.rows}
         if page.next_token is not None:
-            params = [(k, v) for k, v in request.query_params.multi_items() if k != "$skiptoken"]
+            params = [(k, v) for k, v in query_params.multi_items() if k != "$skiptoken"]
             params.append(("$skiptoken", page.next_token))
             query = urlencode(params, safe="$,()'=:")
-            payload["@odata.nextLink"] = f"{request.url.replace(query=query)}"
+            payload["@odata.nextLink"] = f"{URL(op.url).replace(query=query)}"
         headers = {"Preference-Applied": f"odata.maxpagesize={page_size}"} if applied else None
         return json_response(payload, headers)
+
+
+_ODATA = {"OData-Version": "4.0"}
+
+
+def _json_body(body: bytes) -> Any:  # noqa: ANN401 - JSON
+    try:
+        return msgspec.json.decode(body or b"{}")
+    except msgspec.DecodeError as error:
+        msg = "The request body is not valid JSON."
+        raise BusinessCentralError(400, "BadRequest", msg) from error
+
+
+def _too_large(limit: int) -> BusinessCentralError:
+    # Status per HTTP; code and wording invented (BC's limit is 350 MB, its answer unknown).
+    return BusinessCentralError(
+        413, "RequestEntityTooLarge", f"The request body is larger than {limit} bytes."
+    )
+
+
+def _read_only_intent(method: str) -> BusinessCentralError:
+    # BC routes `Data-Access-Intent: ReadOnly` to a read-only replica; wording invented.
+    return BusinessCentralError(
+        400,
+        "BadRequest_InvalidOperation",
+        f"'{method}' requests cannot be sent with 'Data-Access-Intent: ReadOnly'.",
+    )
 
 
 def _method_not_allowed(method: str, odata_path: str) -> BusinessCentralError:

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
     from businesscentral_emulator.backend import Backend, Counters
     from businesscentral_emulator.entra import EntraService
+    from businesscentral_emulator.limits import LimitSettings
+    from businesscentral_emulator.writes import WriteSettings
 
     Scope = MutableMapping[str, Any]
     Message = MutableMapping[str, Any]
@@ -70,16 +72,18 @@ class CountingMiddleware:
             self.counters.record(scope["method"], path_kind(scope["path"]), status)
 
 
-def create_app(
+def create_app(  # noqa: PLR0913, PLR0917
     backend: Backend,
     entra: EntraService,
     basic_auth: tuple[str, str],
     info: Callable[[], dict[str, Any]],
+    settings: tuple[WriteSettings, LimitSettings] | None = None,
+    fault_seed: int = 0,
 ) -> tuple[ASGIApp, Faults]:
     """Assemble the application; returns it with its fault switchboard."""
-    faults = Faults(backend.counters)
-    hooks = Hooks(backend, entra, faults, info)
-    api = ApiEndpoints(backend, entra, basic_auth)
+    faults = Faults(backend.counters, fault_seed)
+    api = ApiEndpoints(backend, entra, basic_auth, settings)
+    hooks = Hooks(backend, entra, faults, info, api)
     starlette = Starlette(
         routes=[*hooks.routes(), *entra_routes(entra), *api.routes()],
         middleware=[Middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)],

@@ -46,7 +46,20 @@ class Counters:
 
     requests: Counter[tuple[str, str, int]] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
+    events: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, event: str, amount: int = 1) -> None:
+        """Count an event: `writes.POST`, `actions`, `batches`, `batch_operations`, ..."""
+        with self.lock:
+            self.events[event] += amount
+
+    def clear(self) -> None:
+        """Zero every counter."""
+        with self.lock:
+            self.requests.clear()
+            self.faults.clear()
+            self.events.clear()
 
     def record(self, method: str, kind: str, status: int) -> None:
         """Count one request by method, path kind and status."""
@@ -58,6 +71,7 @@ class Counters:
         with self.lock:
             items = list(self.requests.items())
             faults = dict(self.faults)
+            events = dict(self.events)
         by_method: Counter[str] = Counter()
         by_kind: Counter[str] = Counter()
         by_status: Counter[str] = Counter()
@@ -75,6 +89,15 @@ class Counters:
             ],
             "rows_served": rows_served,
             "faults": faults,
+            "writes": {
+                name.split(".", 1)[1]: n for name, n in events.items() if name.startswith("writes.")
+            },
+            "actions": events.get("actions", 0),
+            "batches": events.get("batches", 0),
+            "batch_operations": events.get("batch_operations", 0),
+            "conflicts": events.get("conflicts", 0),
+            "throttled": events.get("throttled", 0),
+            "timeouts": events.get("timeouts", 0),
         }
 
 

@@ -7,7 +7,16 @@ its method and path fragment, so a test knows exactly which request fails and ho
 - `deadlock`: BC's retryable 409 `Internal_ServerError` "...deadlocked...";
 - `reset`: the connection is dropped before any response byte;
 - `truncate`: the response starts, half its body is sent, then the connection drops;
-- `stall`: the response is delayed by `seconds` (a client timeout test).
+- `stall`: the response is delayed by `seconds` (a client timeout test);
+- `slow`: BC itself takes `seconds` to process the request (subject to the operation timeout);
+- `token_expired`: the bearer token is refused as expired (401), as when it expires mid-run.
+
+A rule with `rate` fires on each matching request with that probability instead, drawn from a
+generator seeded with the emulator's fault seed and the rule's position: the same requests in the
+same order meet the same faults. `count` then caps how often it fires (None: no cap).
+
+`Latency` adds a fixed delay per request and a delay per KB of response body, so the emulator
+answers like the cloud (100-300 ms a request) rather than loopback.
 
 This is an ASGI middleware; it reaches the connection through the scope (see `app`).
 """
@@ -15,6 +24,8 @@ This is an ASGI middleware; it reaches the connection through the scope (see `ap
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import random
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -34,7 +45,7 @@ if TYPE_CHECKING:
     Send = Callable[[Message], Awaitable[None]]
     ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-KINDS = ("status", "deadlock", "reset", "truncate", "stall")
+KINDS = ("status", "deadlock", "reset", "truncate", "stall", "slow", "token_expired")
 _STATUS_ERRORS = {
     408: ("Request_Timeout", "The operation has timed out."),
     429: ("Application_TooManyRequests", "Too many requests reached. Actual (101). Maximum (100)."),
@@ -49,7 +60,8 @@ class FaultRule(msgspec.Struct, forbid_unknown_fields=True):
     """One rule: what to do to the next `count` matching requests."""
 
     kind: str
-    count: int = 1
+    count: int | None = None
+    rate: float | None = None
     status: int = 503
     retry_after: float | None = None
     seconds: float = 0.0
@@ -64,19 +76,35 @@ class FaultPlan(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @dataclass
+class Latency:
+    """Added delay: `per_request_ms` before each answer, `per_kb_ms` per KB of its body."""
+
+    per_request_ms: float = 0.0
+    per_kb_ms: float = 0.0
+
+
+@dataclass
 class _Armed:
     rule: FaultRule
-    left: int
+    left: int | None
+    rng: random.Random | None
 
 
 class Faults:
     """The armed rules, shared by all requests."""
 
-    def __init__(self, counters: Counters) -> None:
+    def __init__(self, counters: Counters, seed: int = 0) -> None:
         """Start with no faults; count the ones that fire in `counters`."""
         self._rules: list[_Armed] = []
         self._lock = threading.Lock()
         self._counters = counters
+        self._armed_total = 0
+        self.seed = seed
+        self.latency = Latency()
+
+    def _rng(self, index: int) -> random.Random:
+        digest = hashlib.blake2b(f"{self.seed}|{index}".encode(), digest_size=8).digest()
+        return random.Random(int.from_bytes(digest, "big"))  # noqa: S311 - reproducible, not secret
 
     def arm(self, plan: FaultPlan) -> None:
         """Add rules; each fires on its next `count` matching requests."""
@@ -84,13 +112,22 @@ class Faults:
             if rule.kind not in KINDS:
                 msg = f"unknown fault kind {rule.kind!r}; expected one of {', '.join(KINDS)}"
                 raise ValueError(msg)
+            if rule.rate is not None and not 0 <= rule.rate <= 1:
+                msg = f"fault rate must be between 0 and 1, not {rule.rate}"
+                raise ValueError(msg)
         with self._lock:
-            self._rules.extend(_Armed(rule, rule.count) for rule in plan.faults)
+            for rule in plan.faults:
+                self._armed_total += 1
+                if rule.rate is None:
+                    self._rules.append(_Armed(rule, 1 if rule.count is None else rule.count, None))
+                else:
+                    self._rules.append(_Armed(rule, rule.count, self._rng(self._armed_total)))
 
     def clear(self) -> None:
         """Disarm every rule."""
         with self._lock:
             self._rules.clear()
+            self._armed_total = 0
 
     def take(self, method: str, path: str) -> FaultRule | None:
         """The rule that fires for this request, if any (consuming one of its shots)."""
@@ -101,9 +138,12 @@ class Faults:
                     continue
                 if rule.path_contains and rule.path_contains not in path:
                     continue
-                armed.left -= 1
-                if armed.left <= 0:
-                    self._rules.remove(armed)
+                if armed.rng is not None and armed.rng.random() >= (rule.rate or 0.0):
+                    continue
+                if armed.left is not None:
+                    armed.left -= 1
+                    if armed.left <= 0:
+                        self._rules.remove(armed)
                 with self._counters.lock:
                     self._counters.faults[rule.kind] += 1
                 return rule
@@ -125,8 +165,16 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         rule = self.faults.take(scope["method"], path + "?" + scope["query_string"].decode())
+        latency = self.faults.latency
+        if latency.per_request_ms or latency.per_kb_ms:
+            send = _delaying(send, latency)
         if rule is None:
             await self.app(scope, receive, send)
+        elif rule.kind == "slow":
+            scope["emulator.slow"] = rule.seconds
+            await self.app(scope, receive, send)
+        elif rule.kind == "token_expired":
+            await _send_expired(send)
         elif rule.kind == "stall":
             await asyncio.sleep(rule.seconds)
             await self.app(scope, receive, send)
@@ -145,6 +193,32 @@ def _abort(scope: Scope) -> None:
         msg = "cannot reach the connection to reset it"
         raise RuntimeError(msg)
     transport.abort()
+
+
+def _delaying(send: Send, latency: Latency) -> Send:
+    async def delayed(message: Message) -> None:
+        if message["type"] == "http.response.start" and latency.per_request_ms:
+            await asyncio.sleep(latency.per_request_ms / 1000)
+        elif message["type"] == "http.response.body" and latency.per_kb_ms:
+            await asyncio.sleep(len(message.get("body", b"")) / 1024 * latency.per_kb_ms / 1000)
+        await send(message)
+
+    return delayed
+
+
+async def _send_expired(send: Send) -> None:
+    challenge = (
+        'Bearer authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize",'
+        ' error="invalid_token", error_description="The token is expired"'
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [(b"www-authenticate", challenge.encode()), (b"content-length", b"0")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
 
 
 def _truncating(scope: Scope, send: Send) -> Send:

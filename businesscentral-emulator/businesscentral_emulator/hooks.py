@@ -7,7 +7,8 @@
 - `POST /_emulator/edit`      change rows as a BC user would (new etag and change time);
 - `POST /_emulator/insert`    add rows as a BC user would (new ids, change time now);
 - `POST /_emulator/faults`    arm fault rules (see `faults`); `DELETE` disarms them;
-- `POST /_emulator/config`    change runtime settings (`{"token_lifetime": seconds}`).
+- `POST /_emulator/config`    change runtime settings (token lifetime, latency, the stale-etag
+  status, the fault seed, the limits).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
+    from businesscentral_emulator.api_http import ApiEndpoints
     from businesscentral_emulator.backend import Backend
     from businesscentral_emulator.entra import EntraService
 
@@ -62,9 +64,14 @@ class ResetRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ConfigRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """Runtime settings a test may change."""
+    """Runtime settings a test may change (None: unchanged); `limits` fields as `LimitSettings`."""
 
     token_lifetime: int | None = None
+    conflict_status: int | None = None
+    latency_ms: float | None = None
+    latency_per_kb_ms: float | None = None
+    fault_seed: int | None = None
+    limits: dict[str, Any] | None = None
 
 
 class Hooks:
@@ -76,12 +83,14 @@ class Hooks:
         entra: EntraService,
         faults: Faults,
         info: Callable[[], dict[str, Any]],
+        api: ApiEndpoints | None = None,
     ) -> None:
-        """Act on `backend`, `entra` and `faults`; `info` gives the ready-file settings."""
+        """Act on `backend`, `entra`, `faults` and `api`; `info` gives the ready-file settings."""
         self.backend = backend
         self.entra = entra
         self.faults = faults
         self.info = info
+        self.api = api
 
     def routes(self) -> list[Route]:
         """The Starlette routes of the hooks."""
@@ -104,8 +113,7 @@ class Hooks:
         body = await request.body()
         options = msgspec.json.decode(body or b"{}", type=ResetRequest)
         self.backend.reseed(seed=options.seed, scale=options.scale)
-        self.backend.counters.requests.clear()
-        self.backend.counters.faults.clear()
+        self.backend.counters.clear()
         self.faults.clear()
         return JSONResponse(
             {"reset": True, "rows": self.backend.environments["production"].row_counts}
@@ -114,9 +122,7 @@ class Hooks:
     def counters(self, request: Request) -> Response:
         """Read (GET) or zero (DELETE) the counters."""
         if request.method == "DELETE":
-            with self.backend.counters.lock:
-                self.backend.counters.requests.clear()
-                self.backend.counters.faults.clear()
+            self.backend.counters.clear()
             for env in self.backend.environments.values():
                 env.reader.rows_served = 0
             return Response(status_code=204)
@@ -182,4 +188,20 @@ class Hooks:
             self.entra.config = dataclasses.replace(
                 self.entra.config, access_token_lifetime=change.token_lifetime
             )
+        if change.latency_ms is not None:
+            self.faults.latency.per_request_ms = change.latency_ms
+        if change.latency_per_kb_ms is not None:
+            self.faults.latency.per_kb_ms = change.latency_per_kb_ms
+        if change.fault_seed is not None:
+            self.faults.seed = change.fault_seed
+        if self.api is not None:
+            if change.conflict_status is not None:
+                self.api.write_settings.conflict_status = change.conflict_status
+            if change.limits is not None:
+                try:
+                    self.api.limits.settings = dataclasses.replace(
+                        self.api.limits.settings, **change.limits
+                    )
+                except TypeError as error:
+                    return JSONResponse({"error": str(error)}, status_code=400)
         return Response(status_code=204)

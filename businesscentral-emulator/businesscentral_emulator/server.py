@@ -24,7 +24,10 @@ from typing_extensions import Self
 from businesscentral_emulator.app import create_app
 from businesscentral_emulator.backend import Backend
 from businesscentral_emulator.entra import EntraConfig, EntraService
+from businesscentral_emulator.faults import FaultPlan, FaultRule, Latency
+from businesscentral_emulator.limits import LimitSettings
 from businesscentral_emulator.tls import generate_tls_files
+from businesscentral_emulator.writes import WriteSettings
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,13 @@ class EmulatorConfig:
     ready_file: Path | None = None
     log_level: str = "warning"
     entra: EntraConfig = field(default_factory=EntraConfig)
+    # BC's limits; off here (tests), on with BC's values in the CLI (`bc-emulator serve`).
+    limits: LimitSettings = field(default_factory=lambda: LimitSettings(enabled=False))
+    conflict_status: int = 409
+    latency_ms: float = 0.0
+    latency_per_kb_ms: float = 0.0
+    fault_seed: int = 0
+    faults: list[FaultRule] = field(default_factory=list)
 
 
 class Emulator:
@@ -72,8 +82,16 @@ class Emulator:
         self.socket.bind((config.host, config.port))
         self.port: int = self.socket.getsockname()[1]
         self.app, self.faults = create_app(
-            self.backend, self.entra, (ONPREM_USER, self.onprem_password), self.info
+            self.backend,
+            self.entra,
+            (ONPREM_USER, self.onprem_password),
+            self.info,
+            (WriteSettings(conflict_status=config.conflict_status), config.limits),
+            config.fault_seed,
         )
+        self.faults.latency = Latency(config.latency_ms, config.latency_per_kb_ms)
+        if config.faults:
+            self.faults.arm(FaultPlan(faults=list(config.faults)))
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 

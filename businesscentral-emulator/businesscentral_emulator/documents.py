@@ -1,0 +1,291 @@
+"""Sales and purchase documents: lines, totals, number series, and posting to the general ledger.
+
+The rules are BC's as a client sees them: new documents are Draft; header totals are sums of the
+lines; posting (`Microsoft.NAV.post`) makes a document Open and read-only and writes GL entries; a
+posted journal's lines become GL entries and leave the journal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
+
+from businesscentral_emulator.errors import BusinessCentralError
+from businesscentral_emulator.store import quote, table_name
+from businesscentral_emulator.values import format_datetime, format_decimal
+
+if TYPE_CHECKING:
+    from businesscentral_emulator.edmx import ApiModel
+    from businesscentral_emulator.store import Store
+
+_CENT = Decimal("0.01")
+_TRAILING_DIGITS = re.compile(r"(\d+)(\D*)$")
+
+
+@dataclass(frozen=True)
+class DocumentKind:
+    """One document set: its lines, how it posts, and the words BC uses for it."""
+
+    lines: str
+    party: str  # "customer" or "vendor"
+    noun: str
+    gl_document_type: str | None  # None: the set has no post action here
+    sign: int  # +1: an invoice to a customer; -1: a credit memo or a purchase
+
+
+DOCUMENTS: dict[str, DocumentKind] = {
+    "salesInvoices": DocumentKind("salesInvoiceLines", "customer", "invoice", "Invoice", 1),
+    "salesOrders": DocumentKind("salesOrderLines", "customer", "order", None, 1),
+    "salesCreditMemos": DocumentKind(
+        "salesCreditMemoLines", "customer", "credit memo", "Credit_x0020_Memo", -1
+    ),
+    "purchaseInvoices": DocumentKind("purchaseInvoiceLines", "vendor", "invoice", "Invoice", -1),
+}
+HEADER_OF_LINES = {kind.lines: name for name, kind in DOCUMENTS.items()}
+# First numbers of the series, used when a company has no document of the set yet.
+SERIES_START = {
+    "salesInvoices": "S-INV100001",
+    "salesOrders": "S-ORD100001",
+    "salesCreditMemos": "S-CR100001",
+    "purchaseInvoices": "P-INV100001",
+    "customers": "C00010",
+    "vendors": "V00010",
+    "items": "1000",
+}
+_POSTED = frozenset({"Open", "Paid", "Canceled", "Corrective"})
+
+
+def now_stored() -> str:
+    """The current moment in stored form."""
+    return format_datetime(dt.datetime.now(dt.timezone.utc))
+
+
+def increment_number(number: str) -> str:
+    """BC's IncStr: add one to the last group of digits, keeping its width."""
+    match = _TRAILING_DIGITS.search(number)
+    if match is None:
+        return number + "1"
+    digits = match.group(1)
+    bumped = str(int(digits) + 1).rjust(len(digits), "0")
+    return number[: match.start(1)] + bumped + match.group(2)
+
+
+def next_number(store: Store, api: ApiModel, set_name: str, company: str | None) -> str | None:
+    """The next number of the set's series: one past the highest number used so far."""
+    if "number" not in api.entity_sets[set_name].entity_type.properties:
+        return None
+    row = store.fetch_one(
+        f"SELECT number FROM {table_name(api.route, set_name)} WHERE _company IS ?"
+        " AND number <> '' ORDER BY length(number) DESC, number DESC LIMIT 1",
+        (company,),
+    )
+    if row is None:
+        return SERIES_START.get(set_name, "1")
+    return increment_number(str(row[0]))
+
+
+def is_posted(set_name: str, row: dict[str, Any]) -> bool:
+    """Whether a document row is posted (only sets that post have posted rows)."""
+    kind = DOCUMENTS.get(set_name)
+    return kind is not None and kind.gl_document_type is not None and row.get("status") in _POSTED
+
+
+def posted_error(set_name: str) -> BusinessCentralError:
+    """A write to a posted document (wording modelled on BC's API pages, not verified)."""
+    noun = DOCUMENTS[set_name].noun
+    return BusinessCentralError(
+        400,
+        "Application_DialogException",
+        f"The {noun} has been posted and it cannot be modified.",
+    )
+
+
+def _money(value: Any) -> Decimal:  # noqa: ANN401
+    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+
+
+def line_amounts(line: dict[str, Any]) -> dict[str, str]:
+    """A line's computed amounts from quantity, price, discount and tax percent."""
+    price = line.get("unitPrice", line.get("unitCost"))
+    gross = _money(line.get("quantity")) * _money(price)
+    percent = _money(line.get("discountPercent"))
+    discount = (gross * percent / 100) if percent else _money(line.get("discountAmount"))
+    net = (gross - discount).quantize(_CENT, ROUND_HALF_UP)
+    tax = (net * _money(line.get("taxPercent")) / 100).quantize(_CENT, ROUND_HALF_UP)
+    amounts = {
+        "discountAmount": discount.quantize(_CENT, ROUND_HALF_UP),
+        "amountExcludingTax": net,
+        "totalTaxAmount": tax,
+        "amountIncludingTax": net + tax,
+        "netAmount": net,
+        "netTaxAmount": tax,
+        "netAmountIncludingTax": net + tax,
+    }
+    return {name: format_decimal(value) for name, value in amounts.items()}
+
+
+def header_totals(store: Store, api: ApiModel, header_set: str, document_id: str) -> dict[str, str]:
+    """The header's totals, summed from its lines."""
+    lines = DOCUMENTS[header_set].lines
+    rows = store.fetch(
+        f'SELECT "amountExcludingTax", "totalTaxAmount", "amountIncludingTax"'
+        f' FROM {table_name(api.route, lines)} WHERE "documentId" = ?',
+        (document_id,),
+    )
+    excl = sum((_money(r[0]) for r in rows), Decimal(0))
+    tax = sum((_money(r[1]) for r in rows), Decimal(0))
+    incl = sum((_money(r[2]) for r in rows), Decimal(0))
+    return {
+        "totalAmountExcludingTax": format_decimal(excl),
+        "totalTaxAmount": format_decimal(tax),
+        "totalAmountIncludingTax": format_decimal(incl),
+    }
+
+
+def next_sequence(  # noqa: PLR0913, PLR0917
+    store: Store, api: ApiModel, set_name: str, parent_field: str, parent_id: str, field: str
+) -> int:
+    """The next line number under one parent: 10000 past the last, as BC numbers lines."""
+    row = store.fetch_one(
+        f"SELECT max({quote(field)}) FROM {table_name(api.route, set_name)}"
+        f" WHERE {quote(parent_field)} = ?",
+        (parent_id,),
+    )
+    return int(row[0] or 0) + 10000 if row else 10000
+
+
+# -- posting -----------------------------------------------------------------------------------
+
+
+def _account(
+    store: Store, api: ApiModel, company: str | None, names: tuple[str, ...]
+) -> tuple[str, str]:
+    table = table_name(api.route, "accounts")
+    for name in names:
+        row = store.fetch_one(
+            f'SELECT id, number FROM {table} WHERE _company IS ? AND ("displayName" = ?'
+            ' OR "category" = ?) AND "accountType" = \'Posting\' ORDER BY number LIMIT 1',
+            (company, name, name),
+        )
+        if row is not None:
+            return str(row[0]), str(row[1])
+    row = store.fetch_one(f"SELECT id, number FROM {table} WHERE _company IS ? LIMIT 1", (company,))
+    return (str(row[0]), str(row[1])) if row else ("00000000-0000-0000-0000-000000000000", "")
+
+
+@dataclass
+class GlEntry:
+    """One general ledger entry to write."""
+
+    account: tuple[str, str]
+    amount: Decimal  # debit when positive
+    description: str
+
+
+def write_gl_entries(  # noqa: PLR0913
+    store: Store,
+    api: ApiModel,
+    company: str | None,
+    entries: list[GlEntry],
+    *,
+    document_number: str,
+    document_type: str,
+    posting_date: str,
+) -> None:
+    """Append GL entries with the next entry numbers (inside the caller's transaction)."""
+    table = table_name(api.route, "generalLedgerEntries")
+    row = store.fetch_one(f'SELECT max("entryNumber") FROM {table} WHERE _company IS ?', (company,))
+    number = int(row[0] or 0) if row else 0
+    stamp = now_stored()
+    db = store.connection()
+    for entry in entries:
+        if entry.amount == 0:
+            continue
+        number += 1
+        values = {
+            "id": str(uuid.uuid4()),
+            "entryNumber": number,
+            "postingDate": posting_date,
+            "documentNumber": document_number,
+            "documentType": document_type,
+            "accountId": entry.account[0],
+            "accountNumber": entry.account[1],
+            "description": entry.description[:100],
+            "debitAmount": format_decimal(max(entry.amount, Decimal(0))),
+            "creditAmount": format_decimal(max(-entry.amount, Decimal(0))),
+            "additionalCurrencyDebitAmount": "0",
+            "additionalCurrencyCreditAmount": "0",
+            "lastModifiedDateTime": stamp,
+        }
+        names = ", ".join(quote(n) for n in values)
+        db.execute(
+            f"INSERT INTO {table} (_company, _etag, {names}) VALUES (?, ?{', ?' * len(values)})",
+            [company, store.new_etag(), *values.values()],
+        )
+
+
+def nothing_to_post() -> BusinessCentralError:
+    """BC's classic refusal to post an empty document or journal."""
+    return BusinessCentralError(400, "Application_DialogException", "There is nothing to post.")
+
+
+def document_entries(
+    store: Store, api: ApiModel, set_name: str, header: dict[str, Any]
+) -> list[GlEntry]:
+    """The GL entries posting a document writes: receivable/payable against revenue/expense."""
+    kind = DOCUMENTS[set_name]
+    company = header["_company"]
+    incl = _money(header.get("totalAmountIncludingTax"))
+    excl = _money(header.get("totalAmountExcludingTax"))
+    tax = incl - excl
+    text = f"{kind.noun.capitalize()} {header.get('number', '')}"
+    if kind.party == "customer":
+        party = _account(store, api, company, ("Accounts Receivable",))
+        other = _account(store, api, company, ("Income",))
+        taxes = _account(store, api, company, ("Sales Tax Payable",))
+        sign = Decimal(kind.sign)
+        return [
+            GlEntry(party, sign * incl, text),
+            GlEntry(other, -sign * excl, text),
+            GlEntry(taxes, -sign * tax, text),
+        ]
+    party = _account(store, api, company, ("Accounts Payable",))
+    other = _account(store, api, company, ("Expense", "Cost_x0020_of_x0020_Goods_x0020_Sold"))
+    taxes = _account(store, api, company, ("Sales Tax Payable",))
+    return [
+        GlEntry(party, -incl, text),
+        GlEntry(other, excl, text),
+        GlEntry(taxes, tax, text),
+    ]
+
+
+def journal_entries(
+    store: Store,
+    api: ApiModel,
+    company: str | None,
+    journal: dict[str, Any],
+    lines: list[dict[str, Any]],
+) -> list[GlEntry]:
+    """The GL entries of a journal's lines, each balanced by its (or the journal's) account."""
+    entries: list[GlEntry] = []
+    fallback = _account(store, api, company, ("Checking account", "Assets"))
+    for line in lines:
+        amount = _money(line.get("amount"))
+        account = (str(line.get("accountId") or ""), str(line.get("accountNumber") or ""))
+        balancing_id = line.get("balancingAccountId") or journal.get("balancingAccountId")
+        balancing_number = line.get("balancingAccountNumber") or journal.get(
+            "balancingAccountNumber"
+        )
+        empty = "00000000-0000-0000-0000-000000000000"
+        balancing = (
+            (str(balancing_id), str(balancing_number or ""))
+            if balancing_id and balancing_id != empty
+            else fallback
+        )
+        text = str(line.get("description") or journal.get("displayName") or "")
+        entries.extend([GlEntry(account, amount, text), GlEntry(balancing, -amount, text)])
+    return entries

@@ -1,0 +1,447 @@
+"""POST, PATCH, DELETE and bound actions on the store, with BC's concurrency and validation rules.
+
+Each write runs in its own SQLite savepoint under the store's write lock, so a write that fails
+half-way leaves nothing behind, and a `$batch` can wrap many writes in one outer savepoint.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import count
+from typing import TYPE_CHECKING, Any
+
+from businesscentral_emulator import documents as docs
+from businesscentral_emulator.errors import BusinessCentralError, record_not_found
+from businesscentral_emulator.paths import Target
+from businesscentral_emulator.query import QueryOptions
+from businesscentral_emulator.references import resolve_references
+from businesscentral_emulator.store import quote, table_name
+from businesscentral_emulator.validation import check_required, convert_body
+from businesscentral_emulator.values import empty_value
+
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Iterator
+
+    from businesscentral_emulator.edmx import ApiModel, EntitySet
+    from businesscentral_emulator.reader import Reader
+    from businesscentral_emulator.store import Store
+
+_savepoints = count(1)
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+_CHANGE_FIELDS = ("lastModifiedDateTime", "lastModfiedDateTime", "systemModifiedAt")
+
+
+@contextmanager
+def transaction(store: Store) -> Iterator[sqlite3.Connection]:
+    """A savepoint under the write lock: all of the block's changes, or none."""
+    with store.write_lock:
+        db = store.connection()
+        name = f"w{next(_savepoints)}"
+        db.execute(f"SAVEPOINT {name}")
+        try:
+            yield db
+        except BaseException:
+            db.execute(f"ROLLBACK TO {name}")
+            db.execute(f"RELEASE {name}")
+            raise
+        db.execute(f"RELEASE {name}")
+
+
+def method_not_allowed(method: str, what: str) -> BusinessCentralError:
+    """A method the entity set's Capabilities forbid (wording invented; code from BC's docs)."""
+    return BusinessCentralError(
+        405, "BadRequest_MethodNotAllowed", f"'{method}' requests for '{what}' are not allowed."
+    )
+
+
+def missing_token() -> BusinessCentralError:
+    """A PATCH without `If-Match` (status, code and message from real responses)."""
+    return BusinessCentralError(
+        400,
+        "BadRequest_InvalidToken",
+        "Could not validate the client concurrency token required by the service. Please provide"
+        " a valid token in the client request.",
+    )
+
+
+def entity_changed(status: int) -> BusinessCentralError:
+    """A stale etag (code and message from BC's docs; the status is a setting: 409 or 412)."""
+    return BusinessCentralError(
+        status, "Request_EntityChanged", "Another user has already changed the record."
+    )
+
+
+def caption(type_name: str) -> str:
+    """A table caption from an entity type name: `salesInvoice` -> `Sales Invoice`."""
+    return _CAMEL.sub(" ", type_name).title()
+
+
+def _same_tag(a: str, b: str) -> bool:
+    return a.strip().removeprefix("W/") == b.strip().removeprefix("W/")
+
+
+@dataclass
+class WriteSettings:
+    """Runtime switches of the write rules."""
+
+    conflict_status: int = 409
+
+
+class Writer:
+    """The write rules of one environment's store."""
+
+    def __init__(self, store: Store, reader: Reader, settings: WriteSettings) -> None:
+        """Write to `store`; answer rows as `reader` shapes them."""
+        self.store = store
+        self.reader = reader
+        self.settings = settings
+
+    # -- rows --------------------------------------------------------------------------------
+
+    def _fetch(
+        self, api: ApiModel, entity_set: EntitySet, where: str, params: list[Any]
+    ) -> dict[str, Any] | None:
+        names = list(entity_set.entity_type.properties)
+        columns = ", ".join(quote(n) for n in names)
+        row = self.store.fetch_one(
+            f"SELECT _rowid, _etag, _company, {columns} FROM"
+            f" {table_name(api.route, entity_set.name)} WHERE {where} LIMIT 1",
+            params,
+        )
+        if row is None:
+            return None
+        return dict(zip(["_rowid", "_etag", "_company", *names], row, strict=True))
+
+    def _fetch_target(self, target: Target) -> dict[str, Any]:
+        where, params = target.where()
+        row = self._fetch(target.api, target.entity_set, where, params)
+        if row is None:
+            raise record_not_found(target.entity_set.entity_type.name, target.key or "")
+        return row
+
+    def read_back(
+        self, api: ApiModel, entity_set: EntitySet, company: str | None, row_id: str
+    ) -> dict[str, Any]:
+        """The row as BC answers it after a write."""
+        target = Target(
+            api=api,
+            entity_set=entity_set,
+            company=company,
+            conditions=[('"id" = ?', [row_id])],
+            single=True,
+            key=row_id,
+        )
+        row = self.reader.read_single(target, QueryOptions())
+        if row is None:  # pragma: no cover - the row was just written
+            raise record_not_found(entity_set.entity_type.name, row_id)
+        return row
+
+    def _check_etag(self, if_match: str | None, row: dict[str, Any], *, required: bool) -> None:
+        if if_match is None or not if_match.strip():
+            if required:
+                raise missing_token()
+            return
+        if if_match.strip() == "*":
+            return
+        if not any(_same_tag(tag, row["_etag"]) for tag in if_match.split(",")):
+            raise entity_changed(self.settings.conflict_status)
+
+    def _check_unique(
+        self, api: ApiModel, entity_set: EntitySet, row: dict[str, Any], own_rowid: int | None
+    ) -> None:
+        props = entity_set.entity_type.properties
+        field = "number" if "number" in props else "code" if "code" in props else None
+        if field is None or not row.get(field):
+            return
+        clash = self.store.fetch_one(
+            f"SELECT _rowid FROM {table_name(api.route, entity_set.name)}"
+            f" WHERE _company IS ? AND {quote(field)} = ? AND _rowid IS NOT ?",
+            (row.get("_company"), row[field], own_rowid),
+        )
+        if clash is not None:
+            label = "No." if field == "number" else "Code"
+            raise BusinessCentralError(
+                409,
+                "Internal_EntityWithSameKeyExists",
+                f"The record in table {caption(entity_set.entity_type.name)} already exists."
+                f" Identification fields and values: {label}='{row[field]}'",
+            )
+
+    def _header_posted_check(self, api: ApiModel, set_name: str, row: dict[str, Any]) -> None:
+        """Refuse a change to a posted document or to a line of one."""
+        if docs.is_posted(set_name, row):
+            raise docs.posted_error(set_name)
+        header_set = docs.HEADER_OF_LINES.get(set_name)
+        if header_set is None:
+            return
+        header = self._fetch(api, api.entity_sets[header_set], '"id" = ?', [row.get("documentId")])
+        if header is None:
+            type_name = api.entity_sets[header_set].entity_type.name
+            raise record_not_found(type_name, str(row.get("documentId") or ""))
+        if docs.is_posted(header_set, header):
+            raise docs.posted_error(header_set)
+
+    def _refresh_header(self, api: ApiModel, header_set: str, document_id: str) -> None:
+        entity_set = api.entity_sets[header_set]
+        totals = docs.header_totals(self.store, api, header_set, document_id)
+        self._update_columns(api, entity_set, '"id" = ?', [document_id], totals)
+
+    def _update_columns(
+        self,
+        api: ApiModel,
+        entity_set: EntitySet,
+        where: str,
+        params: list[Any],
+        values: dict[str, Any],
+    ) -> None:
+        values = dict(values)
+        changed_field = api.change_date_field(entity_set)
+        if changed_field:
+            values[changed_field] = docs.now_stored()
+        assignments = "".join(f", {quote(name)} = ?" for name in values)
+        self.store.connection().execute(
+            f"UPDATE {table_name(api.route, entity_set.name)} SET _etag = ?{assignments}"
+            f" WHERE {where}",
+            [self.store.new_etag(), *values.values(), *params],
+        )
+
+    # -- POST --------------------------------------------------------------------------------
+
+    def insert(self, target: Target, body: Any) -> tuple[str, dict[str, Any]]:  # noqa: ANN401
+        """Create a row (and a document's lines): its id and the row as BC answers it."""
+        entity_set = target.entity_set
+        if target.single or not entity_set.insertable:
+            raise method_not_allowed("POST".upper(), target.context)
+        kind = docs.DOCUMENTS.get(entity_set.name)
+        navigations = frozenset({kind.lines}) if kind else frozenset()
+        values, nested = convert_body(
+            target.api, entity_set, body, insert=True, allowed_navigations=navigations
+        )
+        changed = set(values)
+        with transaction(self.store):
+            self._link_parent(target, values, changed)
+            new_id = self._insert_row(target.api, entity_set, target.company, values, changed)
+            if kind is not None:
+                lines = nested.get(kind.lines) or []
+                if not isinstance(lines, list):
+                    raise BusinessCentralError(400, "BadRequest", "A collection was expected.")
+                line_set = target.api.entity_sets[kind.lines]
+                for line_body in lines:
+                    line, _ = convert_body(target.api, line_set, line_body, insert=True)
+                    line_changed = set(line)
+                    line["documentId"] = new_id
+                    self._insert_row(target.api, line_set, target.company, line, line_changed)
+                self._refresh_header(target.api, entity_set.name, new_id)
+        return new_id, self.read_back(target.api, entity_set, target.company, new_id)
+
+    def _link_parent(self, target: Target, values: dict[str, Any], changed: set[str]) -> None:
+        """A nested POST takes the parent's keys (`salesInvoices(x)/salesInvoiceLines`)."""
+        parent, nav = target.parent, target.navigation
+        if parent is None or nav is None:
+            return
+        parent_row = self._fetch_target(parent)
+        for own, referenced in nav.constraints:
+            values[referenced] = parent_row[own]
+            changed.add(referenced)
+
+    def _insert_row(
+        self,
+        api: ApiModel,
+        entity_set: EntitySet,
+        company: str | None,
+        values: dict[str, Any],
+        changed: set[str],
+    ) -> str:
+        name = entity_set.name
+        props = entity_set.entity_type.properties
+        row = dict(values)
+        row["_company"] = company
+        resolve_references(self.store, api, name, company, row, changed)
+        header_set = docs.HEADER_OF_LINES.get(name)
+        if header_set is not None:
+            if not row.get("documentId"):
+                raise docs_missing_document(name)
+            self._header_posted_check(api, name, row)
+            row.setdefault(
+                "sequence",
+                docs.next_sequence(
+                    self.store, api, name, "documentId", row["documentId"], "sequence"
+                ),
+            )
+            row.update(docs.line_amounts(row))
+        if name == "journalLines" and row.get("journalId"):
+            row.setdefault(
+                "lineNumber",
+                docs.next_sequence(
+                    self.store, api, name, "journalId", row["journalId"], "lineNumber"
+                ),
+            )
+        check_required(entity_set, row)
+        if "number" in props and not row.get("number"):
+            row["number"] = docs.next_number(self.store, api, name, company)
+        if name in docs.DOCUMENTS:
+            row["status"] = "Draft"
+        self._check_unique(api, entity_set, row, None)
+        row["id"] = str(uuid.uuid4())
+        changed_field = api.change_date_field(entity_set)
+        if changed_field:
+            row[changed_field] = docs.now_stored()
+        columns = {p.name: row.get(p.name, empty_value(p)) for p in props.values()}
+        columns = {
+            k: (empty_value(props[k]) if v is None and not props[k].nullable else v)
+            for k, v in columns.items()
+        }
+        names = ", ".join(quote(n) for n in columns)
+        self.store.connection().execute(
+            f"INSERT INTO {table_name(api.route, name)} (_company, _etag, {names})"
+            f" VALUES (?, ?{', ?' * len(columns)})",
+            [company, self.store.new_etag(), *columns.values()],
+        )
+        if header_set is not None:
+            self._refresh_header(api, header_set, str(row["documentId"]))
+        return str(row["id"])
+
+    # -- PATCH -------------------------------------------------------------------------------
+
+    def update(self, target: Target, body: Any, if_match: str | None) -> dict[str, Any]:  # noqa: ANN401
+        """Change a row: the row with its new etag."""
+        entity_set = target.entity_set
+        if not target.single or not entity_set.updatable:
+            raise method_not_allowed("PATCH".upper(), target.context)
+        api, name = target.api, entity_set.name
+        with transaction(self.store):
+            row = self._fetch_target(target)
+            self._check_etag(if_match, row, required=True)
+            self._header_posted_check(api, name, row)
+            values, _ = convert_body(api, entity_set, body, insert=False)
+            merged = {**row, **values}
+            resolve_references(self.store, api, name, row["_company"], merged, set(values))
+            if name in docs.HEADER_OF_LINES:
+                merged.update(docs.line_amounts(merged))
+            changes = {
+                key: merged[key]
+                for key in entity_set.entity_type.properties
+                if key in values or merged[key] != row[key]
+            }
+            self._check_unique(api, entity_set, merged, row["_rowid"])
+            self._update_columns(api, entity_set, "_rowid = ?", [row["_rowid"]], changes)
+            header_set = docs.HEADER_OF_LINES.get(name)
+            if header_set is not None:
+                self._refresh_header(api, header_set, str(row["documentId"]))
+        return self.read_back(api, entity_set, row["_company"], str(row["id"]))
+
+    # -- DELETE ------------------------------------------------------------------------------
+
+    def delete(self, target: Target, if_match: str | None) -> None:
+        """Remove a row (a document with its lines)."""
+        entity_set = target.entity_set
+        if not target.single or not entity_set.deletable:
+            raise method_not_allowed("DELETE".upper(), target.context)
+        api, name = target.api, entity_set.name
+        with transaction(self.store) as db:
+            row = self._fetch_target(target)
+            self._check_etag(if_match, row, required=False)
+            self._header_posted_check(api, name, row)
+            kind = docs.DOCUMENTS.get(name)
+            if kind is not None:
+                db.execute(
+                    f'DELETE FROM {table_name(api.route, kind.lines)} WHERE "documentId" = ?',
+                    (row["id"],),
+                )
+            db.execute(
+                f"DELETE FROM {table_name(api.route, name)} WHERE _rowid = ?", (row["_rowid"],)
+            )
+            header_set = docs.HEADER_OF_LINES.get(name)
+            if header_set is not None:
+                self._refresh_header(api, header_set, str(row["documentId"]))
+
+    # -- bound actions -----------------------------------------------------------------------
+
+    def act(self, target: Target) -> None:
+        """Run a bound action (`Microsoft.NAV.post`)."""
+        action = target.action or ""
+        name = target.entity_set.name
+        with transaction(self.store):
+            row = self._fetch_target(target)
+            if action in {"post", "postAndSend"} and name == "journals":
+                self._post_journal(target, row)
+            elif action in {"post", "postAndSend"} and name in docs.DOCUMENTS:
+                self._post_document(target, row)
+            else:
+                raise BusinessCentralError(
+                    501,
+                    "BadRequest_MethodNotImplemented",
+                    f"The action 'Microsoft.NAV.{action}' is not implemented by the emulator.",
+                )
+
+    def _post_document(self, target: Target, row: dict[str, Any]) -> None:
+        api, name = target.api, target.entity_set.name
+        kind = docs.DOCUMENTS[name]
+        if docs.is_posted(name, row):
+            raise docs.posted_error(name)
+        lines = self.store.fetch_one(
+            f'SELECT count(*) FROM {table_name(api.route, kind.lines)} WHERE "documentId" = ?',
+            (row["id"],),
+        )
+        if not lines or not lines[0]:
+            raise docs.nothing_to_post()
+        posting_date = row.get("postingDate") or ""
+        if posting_date in {"", "0001-01-01"}:
+            posting_date = docs.now_stored()[:10]
+        changes: dict[str, Any] = {"status": "Open", "postingDate": posting_date}
+        if "remainingAmount" in row:
+            changes["remainingAmount"] = row.get("totalAmountIncludingTax") or "0"
+        self._update_columns(api, target.entity_set, "_rowid = ?", [row["_rowid"]], changes)
+        docs.write_gl_entries(
+            self.store,
+            api,
+            row["_company"],
+            docs.document_entries(self.store, api, name, row),
+            document_number=str(row.get("number") or ""),
+            document_type=kind.gl_document_type or "_x0020_",
+            posting_date=posting_date,
+        )
+
+    def _post_journal(self, target: Target, journal: dict[str, Any]) -> None:
+        api = target.api
+        line_set = api.entity_sets["journalLines"]
+        where = '_company IS ? AND "journalId" = ?'
+        params = [journal["_company"], journal["id"]]
+        names = list(line_set.entity_type.properties)
+        raw = self.store.fetch(
+            f"SELECT {', '.join(quote(n) for n in names)} FROM"
+            f' {table_name(api.route, "journalLines")} WHERE {where} ORDER BY "lineNumber"',
+            params,
+        )
+        if not raw:
+            raise docs.nothing_to_post()
+        lines = [dict(zip(names, r, strict=True)) for r in raw]
+        for line in lines:
+            posting_date = str(line.get("postingDate") or "")
+            if posting_date in {"", "0001-01-01"}:
+                posting_date = docs.now_stored()[:10]
+            docs.write_gl_entries(
+                self.store,
+                api,
+                journal["_company"],
+                docs.journal_entries(self.store, api, journal["_company"], journal, [line]),
+                document_number=str(line.get("documentNumber") or ""),
+                document_type="_x0020_",
+                posting_date=posting_date,
+            )
+        self.store.connection().execute(
+            f"DELETE FROM {table_name(api.route, 'journalLines')} WHERE {where}", params
+        )
+
+
+def docs_missing_document(set_name: str) -> BusinessCentralError:
+    """A company-level line POST without its document (wording invented)."""
+    return BusinessCentralError(
+        400,
+        "BadRequest_RequiredParamNotProvided",
+        f"The documentId of a {set_name} line must be given.",
+    )
