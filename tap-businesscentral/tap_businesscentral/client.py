@@ -102,7 +102,10 @@ class BusinessCentralStream(Stream):
             return
         self.bc_tap.schedule_reads()
         company_id = context.get(COMPANY_ID) if context else None
-        for page in self.bc_tap.prefetcher.pages(request):
+        for index, page in enumerate(self.bc_tap.prefetcher.pages(request)):
+            if index and self.replication_key:
+                # The previous page is written and counted: a point a rerun can resume from.
+                self._write_state_message()
             yield from self.rows(page, company_id)
 
     # -- reading -----------------------------------------------------------------------------
