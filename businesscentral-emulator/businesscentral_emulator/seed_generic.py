@@ -22,6 +22,7 @@ from businesscentral_emulator.seed_common import (
     format_ms,
     new_guid,
 )
+from businesscentral_emulator.seed_master import party_name
 from businesscentral_emulator.values import EMPTY_GUID
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 # Rows a generic set gets at scale 1, unless a reference in its key decides.
 GENERIC_BASE = 10.0
+# Sets that custom API pages commonly expose get the volumes of their standard counterparts.
+BASE_BY_NAME = {"customers": 100.0, "vendors": 50.0, "items": 150.0, "shipToAddresses": 150.0}
 # A reference in the key gives one row per referenced row, up to this many.
 PER_PARENT_CAP = 2000
 
@@ -99,7 +102,7 @@ def generic_rows(ctx: CompanyContext, entity_set: EntitySet) -> Iterator[Row]:
         count = len(parents)
     else:
         parents = []
-        count = ctx.count(GENERIC_BASE)
+        count = ctx.count(BASE_BY_NAME.get(entity_set.name, GENERIC_BASE))
     for index in range(count):
         row: Row = {}
         for target, (pairs, rows) in refs.items():
@@ -164,7 +167,8 @@ def _value(  # noqa: C901, PLR0911 - one flat table of kind rules
 def _text(  # noqa: C901, PLR0911, PLR0912 - one flat table of name rules
     ctx: CompanyContext, rng: random.Random, name: str, index: int, *, in_key: bool
 ) -> str:
-    city, state, postal = rng.choice(ctx.locale.cities)
+    # One place per row, so that city, state and postal code agree.
+    city, state, postal = ctx.locale.cities[index * 7 % len(ctx.locale.cities)]
     if "email" in name:
         return (
             f"contact{index + 1}@{rng.choice(data.COMPANY_NAMES).split()[0].lower()}.com".replace(
@@ -199,8 +203,12 @@ def _text(  # noqa: C901, PLR0911, PLR0912 - one flat table of name rules
         return f"C{index + 1:04d}" if name == "code" else ""
     if name == "contact":
         return f"{rng.choice(data.FIRST_NAMES)} {rng.choice(data.LAST_NAMES)}"
+    if "firstname" in name or "givenname" in name:
+        return rng.choice(data.FIRST_NAMES)
+    if "lastname" in name or "surname" in name:
+        return rng.choice(data.LAST_NAMES)
     if "name" in name or "description" in name or name == "display":
-        return data.COMPANY_NAMES[index % len(data.COMPANY_NAMES)]
+        return party_name(index, data.COMPANY_NAMES)
     if "website" in name or "url" in name:
         return "www.cronus-company.com"
     return ""

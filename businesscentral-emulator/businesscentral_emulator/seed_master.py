@@ -675,6 +675,12 @@ def default_dimensions(ctx: CompanyContext) -> None:
     dims = by_code(ctx.ref("dimensions"))
     if not values:
         return
+    by_dimension: dict[str, list[Row]] = {}
+    for value in values:
+        if value["_dimension"] in dims:
+            by_dimension.setdefault(str(value["_dimension"]), []).append(value)
+    if len(by_dimension) < 2:  # noqa: PLR2004 - two dimensions per parent
+        return
     parents = [
         ("Customer", ctx.ref("customers")),
         ("Vendor", ctx.ref("vendors")),
@@ -685,9 +691,8 @@ def default_dimensions(ctx: CompanyContext) -> None:
     def rows() -> Iterator[Row]:
         for kind, rows_ in parents:
             for parent in rows_[:: max(1, len(rows_) // max(1, ctx.count(12)))]:
-                for value in rng.sample(values, 2):
-                    if value["_dimension"] not in dims:
-                        continue
+                for code in rng.sample(sorted(by_dimension), 2):
+                    value = rng.choice(by_dimension[code])
                     yield {
                         "id": new_guid(rng),
                         "parentType": kind,
