@@ -299,7 +299,8 @@ def _datetime_literal(value: dt.datetime) -> str:
         msg = "A datetime in a filter needs a time zone; BC compares in UTC."
         raise ValueError(msg)
     utc = value.astimezone(dt.timezone.utc)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    # Not strftime: glibc's %Y drops the padding of year 1, BC's empty datetime (0001-01-01).
+    text = f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}"
     if utc.microsecond:
         text += f".{utc.microsecond:06d}".rstrip("0")
     return text + "Z"
