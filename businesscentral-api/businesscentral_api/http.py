@@ -202,14 +202,16 @@ class HttpClient:
         attempt = 0
         while True:
             attempt += 1
+            refused: AuthenticationError | None = None
             try:
                 return self._attempt(method, url, data, send_headers, parse=parse)
             except _Unauthorized as exc:
                 if renewed or not exc.renewable:
-                    raise exc.error from None
-                renewed = True
-                attempt -= 1  # a renewed token is not a retry of the same failure
-                continue
+                    refused = exc.error
+                else:
+                    renewed = True
+                    attempt -= 1  # a renewed token is not a retry of the same failure
+                    continue
             except _Retry as retry:
                 if retry.unknown and not safe_to_repeat:
                     raise OutcomeUnknownError(
@@ -250,6 +252,8 @@ class HttpClient:
                 )
                 self.retries += 1
                 self._sleep(delay)
+            if refused is not None:
+                raise refused
 
     def _attempt(
         self,
@@ -265,6 +269,70 @@ class HttpClient:
             require_safe_transport(url, "api_url / base_url")
             authorization = self.credential.authorization()
             headers = {**headers, "Authorization": authorization}
+        response, failure, never_sent = self._send(method, url, data, headers)
+        if response is None:
+            error = BusinessCentralError(
+                f"{failure}: connection failed or was cut",
+                method=method,
+                url=url,
+            )
+            raise _Retry(error, None, unknown=not never_sent)
+        content = response.content
+        LOGGER.debug("%s %s -> %d", method, _path(url), response.status)
+        if 200 <= response.status < 300:  # noqa: PLR2004
+            if parse and content:
+                try:
+                    parse_json(content)
+                except ValueError:
+                    error = BusinessCentralError(
+                        "the response body was incomplete or not JSON",
+                        status=response.status,
+                        method=method,
+                        url=url,
+                    )
+                    raise _Retry(error, None, unknown=True) from None
+            return response
+        error = error_from_response(
+            response.status,
+            content,
+            method=method,
+            url=url,
+            headers=response.headers,
+        )
+        if response.status == 401 and authorization is not None:  # noqa: PLR2004
+            renewable = self.credential is not None and self.credential.invalidate(authorization)
+            auth_error = AuthenticationError(
+                error.message,
+                status=401,
+                code=error.code,
+                correlation_id=error.correlation_id,
+                method=method,
+                url=url,
+            )
+            raise _Unauthorized(auth_error, renewable=renewable)
+        delay = _retry_after(response.headers, self._clock)
+        if response.status == 429:  # noqa: PLR2004
+            self.limiter.pause(delay if delay is not None else self.policy.backoff(1, self._rng))
+            raise _Retry(error, delay, unknown=False)
+        if _is_deadlock(error):
+            raise _Retry(error, delay, unknown=False)
+        if response.status in RETRYABLE_STATUSES:
+            # A gateway or timeout status says nothing about whether a write ran.
+            raise _Retry(error, delay, unknown=True)
+        raise error
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        data: bytes | None,
+        headers: dict[str, str],
+    ) -> tuple[HttpResponse | None, str, bool]:
+        """One exchange, body read in full: (response, "", _) or (None, failure, never_sent).
+
+        Nothing of the ``requests`` response (which holds the socket) outlives this call, so no
+        exception traceback can keep a connection open.
+        """
         with self.limiter.slot():
             try:
                 raw = self.session.request(
@@ -276,57 +344,10 @@ class HttpClient:
                     verify=self.verify,
                     allow_redirects=False,
                 )
-                content = raw.content  # read the whole body while holding the slot
+                with raw:
+                    return HttpResponse(raw.status_code, raw.headers, raw.content, url), "", False
             except requests.RequestException as exc:
-                error = BusinessCentralError(
-                    f"{type(exc).__name__}: connection failed or was cut",
-                    method=method,
-                    url=url,
-                )
-                raise _Retry(error, None, unknown=not _never_sent(exc)) from None
-        response = HttpResponse(raw.status_code, raw.headers, content, url)
-        LOGGER.debug("%s %s -> %d", method, _path(url), raw.status_code)
-        if 200 <= raw.status_code < 300:  # noqa: PLR2004
-            if parse and content:
-                try:
-                    parse_json(content)
-                except ValueError:
-                    error = BusinessCentralError(
-                        "the response body was incomplete or not JSON",
-                        status=raw.status_code,
-                        method=method,
-                        url=url,
-                    )
-                    raise _Retry(error, None, unknown=True) from None
-            return response
-        error = error_from_response(
-            raw.status_code,
-            content,
-            method=method,
-            url=url,
-            headers=raw.headers,
-        )
-        if raw.status_code == 401 and authorization is not None:  # noqa: PLR2004
-            renewable = self.credential is not None and self.credential.invalidate(authorization)
-            auth_error = AuthenticationError(
-                error.message,
-                status=401,
-                code=error.code,
-                correlation_id=error.correlation_id,
-                method=method,
-                url=url,
-            )
-            raise _Unauthorized(auth_error, renewable=renewable)
-        delay = _retry_after(raw.headers, self._clock)
-        if raw.status_code == 429:  # noqa: PLR2004
-            self.limiter.pause(delay if delay is not None else self.policy.backoff(1, self._rng))
-            raise _Retry(error, delay, unknown=False)
-        if _is_deadlock(error):
-            raise _Retry(error, delay, unknown=False)
-        if raw.status_code in RETRYABLE_STATUSES:
-            # A gateway or timeout status says nothing about whether a write ran.
-            raise _Retry(error, delay, unknown=True)
-        raise error
+                return None, type(exc).__name__, _never_sent(exc)
 
 
 class _Unauthorized(Exception):  # noqa: N818 - internal control flow

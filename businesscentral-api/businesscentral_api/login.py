@@ -32,6 +32,8 @@ from businesscentral_api.tokencache import PersistentTokenCache
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    import requests
+
 __all__ = ["LoginOptions", "login", "main"]
 
 _DONE_PAGE = b"<html><body><p>Signed in. You can close this window.</p></body></html>"
@@ -96,8 +98,11 @@ def parse_options(argv: Sequence[str] | None = None) -> LoginOptions:
     return options
 
 
-def _application(options: LoginOptions, cache: PersistentTokenCache) -> msal.ClientApplication:
-    session = new_session()
+def _application(
+    options: LoginOptions,
+    cache: PersistentTokenCache,
+    session: requests.Session,
+) -> msal.ClientApplication:
     transport = MsalTransport(session, verify=options.ca_bundle or True, timeout=60.0)
     common: dict[str, Any] = {
         "authority": f"{options.authority_url}/{options.tenant_id}",
@@ -115,17 +120,29 @@ def _application(options: LoginOptions, cache: PersistentTokenCache) -> msal.Cli
 
 
 class _RedirectCatcher(BaseHTTPRequestHandler):
-    """Receives the one redirect carrying ``code`` and ``state``."""
+    """Receives the one redirect carrying ``code`` and ``state``.
+
+    The sign-in page posts them as a form (``response_mode=form_post``), so the code never sits in
+    a URL or the browser history; a plain query redirect is accepted too.
+    """
 
     server: _LoopbackServer
 
+    def do_POST(self) -> None:
+        """Keep the posted form fields."""
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8", "replace")
+        self._keep({k: v[0] for k, v in parse_qs(body).items()})
+
     def do_GET(self) -> None:
-        """Keep the query of the redirect and answer with a short page."""
-        query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
-        if "code" not in query and "error" not in query:
+        """Keep the query of a redirect."""
+        self._keep({k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()})
+
+    def _keep(self, fields: dict[str, str]) -> None:
+        if "code" not in fields and "error" not in fields:
             self.send_error(404)
             return
-        self.server.auth_response = query
+        self.server.auth_response = fields
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(_DONE_PAGE)))
@@ -149,7 +166,11 @@ def _auth_code_flow(
     with _LoopbackServer(("127.0.0.1", options.port), _RedirectCatcher) as server:
         server.timeout = 1.0
         redirect_uri = f"http://localhost:{server.server_address[1]}"
-        flow = app.initiate_auth_code_flow([BC_SCOPE], redirect_uri=redirect_uri)
+        flow = app.initiate_auth_code_flow(
+            [BC_SCOPE],
+            redirect_uri=redirect_uri,
+            response_mode="form_post",
+        )
         on_auth_uri(flow["auth_uri"])
         waited = 0.0
         while server.auth_response is None and waited < options.timeout:
@@ -186,8 +207,19 @@ def login(
         on_auth_uri: What to do with the sign-in URL (default: open a browser and print it).
         say: Where messages go (default: stdout); never given a token.
     """
+    with new_session() as session:
+        return _login(options, session, on_auth_uri=on_auth_uri, say=say)
+
+
+def _login(
+    options: LoginOptions,
+    session: requests.Session,
+    *,
+    on_auth_uri: Callable[[str], None] | None,
+    say: Callable[[str], None],
+) -> int:
     cache = PersistentTokenCache(options.token_cache_path)
-    app = _application(options, cache)
+    app = _application(options, cache, session)
 
     def show(uri: str) -> None:
         say(f"Sign in at: {uri}")
