@@ -9,6 +9,8 @@ from pathlib import Path
 
 import requests
 
+from businesscentral_emulator.faults import FaultRule
+from businesscentral_emulator.limits import LimitSettings
 from businesscentral_emulator.server import Emulator, EmulatorConfig
 
 SCOPE = "https://api.businesscentral.dynamics.com/.default"
@@ -36,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--token-lifetime", type=int, default=3599, help="access token lifetime, seconds"
         )
+        _limit_and_fault_options(command)
         command.add_argument(
             "--no-tls",
             action="store_true",
@@ -44,8 +47,60 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _limit_and_fault_options(command: argparse.ArgumentParser) -> None:
+    """BC online's limits (the defaults), the stale-etag status, latency and rate faults."""
+    bc = LimitSettings()
+    add = command.add_argument
+    add("--no-limits", action="store_true", help="switch off the request window and concurrency")
+    add("--requests-per-window", type=int, default=bc.requests_per_window)
+    add("--window-seconds", type=float, default=bc.window_seconds)
+    add("--concurrent", type=int, default=bc.concurrent, help="requests processed at once")
+    add("--queue", type=int, default=bc.queue, help="requests queued beyond those")
+    add("--no-retry-after", action="store_true", help="429s without Retry-After")
+    add("--max-body-bytes", type=int, default=bc.max_body_bytes)
+    add("--operation-timeout", type=float, default=bc.operation_timeout, help="seconds; 408")
+    add("--conflict-status", type=int, choices=(409, 412), default=409, help="stale-etag status")
+    add("--latency-ms", type=float, default=0.0, help="added delay per request")
+    add("--latency-per-kb-ms", type=float, default=0.0, help="added delay per KB of response")
+    add("--fault-seed", type=int, default=0, help="seed of the rate-based faults")
+    add(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND[:STATUS]=RATE",
+        help="a rate-based fault, e.g. status:503=0.02, deadlock=0.01, reset=0.005 (repeatable)",
+    )
+
+
+def _fault_rules(specs: list[str]) -> list[FaultRule]:
+    rules = []
+    for spec in specs:
+        kind_part, _, rate = spec.partition("=")
+        kind, _, status = kind_part.partition(":")
+        rules.append(
+            FaultRule(kind=kind, rate=float(rate or 0), status=int(status) if status else 503)
+        )
+    return rules
+
+
 def _config(args: argparse.Namespace) -> EmulatorConfig:
+    limits = LimitSettings(
+        enabled=not args.no_limits,
+        requests_per_window=args.requests_per_window,
+        window_seconds=args.window_seconds,
+        concurrent=args.concurrent,
+        queue=args.queue,
+        retry_after=not args.no_retry_after,
+        max_body_bytes=args.max_body_bytes,
+        operation_timeout=args.operation_timeout,
+    )
     return EmulatorConfig(
+        limits=limits,
+        conflict_status=args.conflict_status,
+        latency_ms=args.latency_ms,
+        latency_per_kb_ms=args.latency_per_kb_ms,
+        fault_seed=args.fault_seed,
+        faults=_fault_rules(args.fault),
         host=args.host,
         port=args.port,
         seed=args.seed,
