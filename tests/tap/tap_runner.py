@@ -55,7 +55,9 @@ class TapRun:
     messages: list[dict[str, Any]] = field(default_factory=list)
 
     def records(self, stream: str) -> list[dict[str, Any]]:
-        return [m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream]
+        return [
+            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
+        ]
 
     def types(self, stream: str) -> list[str]:
         return [m["type"] for m in self.messages if m.get("stream") == stream]
@@ -106,9 +108,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-def start_tap(
-    tmp: Path, config: dict[str, Any], catalog: dict[str, Any]
-) -> subprocess.Popen[str]:
+def start_tap(tmp: Path, config: dict[str, Any], catalog: dict[str, Any]) -> subprocess.Popen[str]:
     """Start the tap and let the test read its output as it comes (to interrupt it)."""
     command = [
         *TAP,
