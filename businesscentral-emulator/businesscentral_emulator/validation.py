@@ -126,9 +126,9 @@ def _check_enum(prop: Property, value: Any) -> None:  # noqa: ANN401
     members = prop.enum.members if prop.enum else ()
     if not isinstance(value, str) or value not in members:
         options = ",".join(decode_member(m) for m in members)
-        raise BusinessCentralError(
+        raise BusinessCentralError(  # code and wording as in BC's docs (errors.json)
             400,
-            "BadRequest",
+            "Unknown",
             f"'{value}' is not an option. The existing options are: {options}",
         )
 
