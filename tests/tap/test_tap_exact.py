@@ -1,4 +1,4 @@
-"""Every row arrives exactly as the emulator stores it: values, decimals to the last digit, dates."""
+"""Every row arrives as the emulator stores it: values, decimals to the last digit, dates."""
 
 from __future__ import annotations
 
