@@ -112,9 +112,13 @@ def populate(  # noqa: PLR0913 - the signature the emulator app is written again
     companies: Sequence[CompanySpec],
     now: datetime,
 ) -> dict[str, int]:
-    """Fill `companies` and every company-scoped set for every company; return rows per set."""
+    """Fill `companies` and every company-scoped set for every company; return rows per set.
+
+    Dates are anchored at the start of `now`'s UTC day, so emulators started on the same day with
+    the same seed serve identical rows, and every seeded change lies before any live edit.
+    """
     counts: dict[str, int] = {}
-    now_ms = epoch_ms(now)
+    now_ms = epoch_ms(now) // DAY_MS * DAY_MS
     if "companies" in api.entity_sets:
         inserted = store.insert_many(
             api, api.entity_sets["companies"], None, _company_rows(seed, companies, now_ms)

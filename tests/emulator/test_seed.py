@@ -247,15 +247,17 @@ def test_same_seed_same_rows_other_seed_other_ids(tmp_path: Path, api: ApiModel)
     second, _ = seeded(tmp_path / "b.sqlite", api, scale=0.3)
     other, _ = seeded(tmp_path / "c.sqlite", api, scale=0.3, seed=8)
     later, _ = seeded(tmp_path / "d.sqlite", api, scale=0.3, now=NOW + dt.timedelta(days=40))
+    same_day, _ = seeded(tmp_path / "e.sqlite", api, scale=0.3, now=NOW + dt.timedelta(hours=5))
     try:
         for set_name in api.entity_sets:
             assert rows(first, api, set_name) == rows(second, api, set_name), set_name
+            assert rows(first, api, set_name) == rows(same_day, api, set_name), set_name
         for set_name in ("customers", "items", "generalLedgerEntries", "salesInvoiceLines"):
             ids = [r["id"] for r in rows(first, api, set_name)]
             assert ids == [r["id"] for r in rows(later, api, set_name)], set_name
             assert not set(ids) & {r["id"] for r in rows(other, api, set_name)}, set_name
     finally:
-        for store in (first, second, other, later):
+        for store in (first, second, other, later, same_day):
             store.close()
 
 
