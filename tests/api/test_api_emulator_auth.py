@@ -16,7 +16,7 @@ import pytest
 import requests
 from businesscentral_api.client import BusinessCentralClient
 from businesscentral_api.errors import AuthenticationError, ConfigurationError
-from businesscentral_api.login import login, parse_options
+from businesscentral_api.login import login, main, parse_options
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -315,3 +315,31 @@ def test_credentials_are_refused_over_plain_http_to_other_hosts(emulator):
         BusinessCentralClient(base_config(emulator, api_url="http://bc.example.com"))
     with pytest.raises(ConfigurationError, match="Setting authority_url"):
         BusinessCentralClient(base_config(emulator, authority_url="http://127.0.0.1:1"))
+
+
+@pytest.mark.slow  # the device flow polls every 5 s, as Entra advertises
+def test_device_code_login_writes_the_cache_and_prints_no_token(emulator, tmp_path):
+    info = emulator.info
+    cache_path = tmp_path / "device-cache.json"
+    options = parse_options(
+        [
+            "--tenant-id", info["tenant_id"],
+            "--client-id", info["public_client_id"],
+            "--authority-url", info["authority_url"],
+            "--ca-bundle", info["ca_bundle"],
+            "--token-cache-path", str(cache_path),
+            "--device-code",
+        ]
+    )  # fmt: skip
+    said: list[str] = []
+    assert login(options, say=said.append) == 0, said
+    assert any("code" in line.lower() for line in said)  # the user code to type in
+    assert stat.S_IMODE(cache_path.stat().st_mode) == 0o600
+    (refresh_token,) = refresh_tokens_in(cache_path)
+    assert all(refresh_token not in line for line in said)
+    assert all("eyJ" not in line for line in said)
+
+
+def test_bc_login_reports_missing_settings(capsys, tmp_path):
+    assert main(["--client-id", "x", "--token-cache-path", str(tmp_path / "c.json")]) == 2
+    assert "Setting tenant_id is required" in capsys.readouterr().err
