@@ -46,7 +46,8 @@ def start(scale: float, workdir: Path) -> tuple[subprocess.Popen[bytes], dict[st
     )
     while not ready.exists():
         if process.poll() is not None:
-            raise SystemExit("the emulator exited")
+            message = "the emulator exited before it was ready"
+            raise SystemExit(message)
         time.sleep(0.05)
     return process, json.loads(ready.read_text()), time.perf_counter() - started
 
