@@ -89,8 +89,9 @@ _END = object()
 class _Job:
     """One partition read running on a worker; pages wait in a bounded queue."""
 
-    def __init__(self, request: ReadRequest, depth: int) -> None:
+    def __init__(self, request: ReadRequest, depth: int, sequence: int = 0) -> None:
         self.request = request
+        self.sequence = sequence
         self.pages: queue.Queue[object] = queue.Queue(maxsize=depth)
         self.cancelled = threading.Event()
 
@@ -144,6 +145,8 @@ class Prefetcher:
         self._todo: queue.Queue[_Job | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._sequence = 0
+        self._current: _Job | None = None
 
     def schedule(self, requests: list[ReadRequest]) -> None:
         """Start reading these partitions, in this order, as workers become free."""
@@ -151,7 +154,8 @@ class Prefetcher:
             for request in requests:
                 if request.key in self._jobs:
                     continue
-                job = _Job(request, self.depth)
+                self._sequence += 1
+                job = _Job(request, self.depth, self._sequence)
                 self._jobs[request.key] = job
                 self._todo.put(job)
             while len(self._threads) < min(self.workers, len(self._jobs)):
@@ -169,9 +173,20 @@ class Prefetcher:
                 job.run(self.client)
 
     def pages(self, request: ReadRequest) -> Iterator[Page]:
-        """Pages of ``request``: from its running job if scheduled as such, else read inline."""
+        """Pages of ``request``: from its running job if scheduled as such, else read inline.
+
+        The writer moves on in order, so the job it read before (perhaps stopped early, e.g. by
+        a record limit) and any job scheduled before this one are abandoned: cancel them so
+        their workers are free for the jobs still to come.
+        """
         with self._lock:
+            if self._current is not None:
+                self._current.cancelled.set()
             job = self._jobs.pop(request.key, None)
+            if job is not None:
+                for key in [k for k, j in self._jobs.items() if j.sequence < job.sequence]:
+                    self._jobs.pop(key).cancelled.set()
+            self._current = job
         if job is not None and job.request == request:
             return job.take()
         if job is not None:

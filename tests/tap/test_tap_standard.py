@@ -1,0 +1,27 @@
+"""The singer-sdk standard tap tests, over HTTPS against an emulator of this module's own.
+
+``get_tap_test_class`` discovers at collection time, so the emulator starts at import (small scale)
+and stops at exit; the SDK's record limit (20 a stream) keeps the whole suite to seconds.
+"""
+
+from __future__ import annotations
+
+import atexit
+import tempfile
+from pathlib import Path
+
+from businesscentral_emulator.server import Emulator, EmulatorConfig
+from singer_sdk.testing import SuiteConfig, get_tap_test_class
+from tap_businesscentral.tap import TapBusinessCentral
+from tap_runner import tap_config
+
+_DATA = tempfile.TemporaryDirectory(prefix="tap-standard-")
+_EMULATOR = Emulator(EmulatorConfig(seed=3, scale=0.02, data_dir=Path(_DATA.name))).start()
+atexit.register(_DATA.cleanup)
+atexit.register(_EMULATOR.stop)
+
+TestTapBusinessCentral = get_tap_test_class(
+    TapBusinessCentral,
+    config=tap_config(_EMULATOR.info()),
+    suite_config=SuiteConfig(max_records_limit=20),
+)
