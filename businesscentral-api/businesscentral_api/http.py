@@ -9,6 +9,7 @@ not have happened, :class:`~businesscentral_api.errors.OutcomeUnknownError` tell
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import logging
 import random
@@ -93,9 +94,13 @@ class HttpResponse:
     headers: Mapping[str, str]
     content: bytes
     url: str
+    # The body already parsed while checking it was complete (``parse=True``): not parsed twice.
+    parsed: Any = dataclasses.field(default=None, compare=False, repr=False)
 
     def json(self) -> Any:  # noqa: ANN401 - JSON is any shape
         """The body parsed with decimals kept exact (see :func:`parse_json`)."""
+        if self.parsed is not None:
+            return self.parsed
         return parse_json(self.content) if self.content else None
 
 
@@ -282,7 +287,7 @@ class HttpClient:
         if 200 <= response.status < 300:  # noqa: PLR2004
             if parse and content:
                 try:
-                    parse_json(content)
+                    return dataclasses.replace(response, parsed=parse_json(content))
                 except ValueError:
                     error = BusinessCentralError(
                         "the response body was incomplete or not JSON",
