@@ -1,0 +1,209 @@
+"""tap-businesscentral throughput against the emulator: rows/s, requests, CPU per row, memory.
+
+Runs `bc-emulator serve` as its own process at the given scale (default 100: about a million
+general ledger entries), then:
+
+1. a bare HTTP client reads one company's generalLedgerEntries (page size 20,000, gzip) and
+   parses each page: the rate the emulator can serve those rows at;
+2. the tap reads the same rows (stdout to /dev/null): rows/s and its ratio to (1), HTTP requests
+   per 1,000 rows (emulator counters), tap CPU microseconds per row and peak RSS (wait4);
+3. with 150 ms added to every request, the tap reads every stream but the two ledgers, of every
+   company (the emulator seeds two), at max_concurrency=1 and at the default 5: the ratio.
+
+    uv run python benchmarks/tap_throughput.py              # scale 100
+    BENCH_SCALE=2 uv run python benchmarks/tap_throughput.py  # a quick run
+
+Prints figures and ratios; asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+SCOPE = "https://api.businesscentral.dynamics.com/.default"
+TAP = str(Path(sys.executable).parent / "tap-businesscentral")
+# Every stream but the two ledgers, whose cost is CPU (measured above), not round trips.
+CPU_BOUND = {"generalLedgerEntries", "itemLedgerEntries"}
+
+
+def start(scale: float, workdir: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    ready = workdir / "ready.json"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "businesscentral_emulator.cli",
+            "serve",
+            "--port",
+            "0",
+            "--scale",
+            str(scale),
+            "--ready-file",
+            str(ready),
+            "--data-dir",
+            str(workdir / "data"),
+            "--no-limits",
+        ],
+    )
+    while not ready.exists():
+        if process.poll() is not None:
+            message = "the emulator exited before it was ready"
+            raise RuntimeError(message)
+        time.sleep(0.2)
+    time.sleep(0.2)
+    return process, json.loads(ready.read_text())
+
+
+def config_for(info: dict[str, Any], **extra: object) -> dict[str, Any]:
+    keys = ("tenant_id", "client_id", "client_secret", "api_url", "authority_url", "ca_bundle")
+    config: dict[str, Any] = {k: info[k] for k in keys}
+    config["environment_name"] = info.get("environment_name", "production")
+    config.update(extra)
+    return config
+
+
+def hook(
+    session: requests.Session, info: dict[str, Any], method: str, name: str, body: object = None
+) -> Any:  # noqa: ANN401
+    response = session.request(method, f"{info['api_url']}/_emulator/{name}", json=body, timeout=60)
+    response.raise_for_status()
+    return response.json() if response.content else None
+
+
+def bare_read(
+    session: requests.Session, info: dict[str, Any], company_id: str
+) -> tuple[int, float]:
+    token = session.post(
+        f"{info['authority_url']}/{info['tenant_id']}/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": info["client_id"],
+            "client_secret": info["client_secret"],
+            "scope": SCOPE,
+        },
+        timeout=30,
+    ).json()["access_token"]
+    root = f"{info['api_url']}/v2.0/{info['tenant_id']}/production/api/v2.0"
+    url: str | None = f"{root}/companies({company_id})/generalLedgerEntries"
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Prefer": "odata.maxpagesize=20000",
+        "Accept-Encoding": "gzip",
+    }
+    rows = 0
+    started = time.perf_counter()
+    while url:
+        body = session.get(url, headers=headers, timeout=600).json()
+        rows += len(body["value"])
+        url = body.get("@odata.nextLink")
+    return rows, time.perf_counter() - started
+
+
+def catalog(config: dict[str, Any], workdir: Path, streams: list[str]) -> Path:
+    (workdir / "discover.json").write_text(json.dumps(config))
+    out = subprocess.run(
+        [TAP, "--config", str(workdir / "discover.json"), "--discover"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    document = json.loads(out)
+    for entry in document["streams"]:
+        chosen = (
+            entry["tap_stream_id"] in streams
+            if streams
+            else entry["tap_stream_id"] not in CPU_BOUND
+        )
+        for item in entry["metadata"]:
+            item["metadata"]["selected"] = chosen
+    path = workdir / "catalog.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def run_tap(config: dict[str, Any], workdir: Path, streams: list[str]) -> dict[str, float]:
+    """Run the tap once; wall time, CPU seconds and peak RSS (MB) of the tap process."""
+    catalog_path = catalog(config, workdir, streams)
+    (workdir / "config.json").write_text(json.dumps(config))
+    with Path(os.devnull).open("wb") as sink:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [TAP, "--config", str(workdir / "config.json"), "--catalog", str(catalog_path)],
+            stdout=sink,
+            stderr=subprocess.DEVNULL,
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+    if status != 0:
+        message = f"the tap failed with status {status}"
+        raise RuntimeError(message)
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_mb": usage.ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    scale = float(os.environ.get("BENCH_SCALE", "100"))
+    # These would override Session.verify (the emulator's own CA) for requests' Session.request.
+    os.environ.pop("REQUESTS_CA_BUNDLE", None)
+    os.environ.pop("CURL_CA_BUNDLE", None)
+    with tempfile.TemporaryDirectory(prefix="tap-bench-") as tmp:
+        workdir = Path(tmp)
+        process, info = start(scale, workdir)
+        try:
+            with requests.Session() as session:
+                session.verify = info["ca_bundle"]
+                company = info["companies"][0]
+                rows, seconds = bare_read(session, info, company["id"])
+                bare_rate = rows / seconds
+                print(f"scale {scale}: {rows} generalLedgerEntries in company {company['name']!r}")
+                print(f"bare HTTP client : {bare_rate:12,.0f} rows/s  ({seconds:.2f} s)")
+
+                hook(session, info, "DELETE", "counters")
+                config = config_for(info, company_ids=[company["id"]])
+                tap = run_tap(config, workdir, ["generalLedgerEntries"])
+                counters = hook(session, info, "GET", "counters")
+                tap_rows = counters["rows_served"]
+                requests_total = counters["requests_total"]
+                tap_rate = tap_rows / tap["wall"]
+                print(
+                    f"tap              : {tap_rate:12,.0f} rows/s  ({tap['wall']:.2f} s, "
+                    f"{tap_rate / bare_rate:.0%} of the bare client)"
+                )
+                print(f"requests / 1,000 rows : {1000 * requests_total / tap_rows:.3f}")
+                print(f"tap CPU per row       : {1e6 * tap['cpu'] / tap_rows:.1f} µs")
+                print(f"tap peak RSS          : {tap['rss_mb']:.0f} MB")
+
+                latency = float(os.environ.get("BENCH_LATENCY_MS", "150"))
+                hook(session, info, "POST", "config", {"latency_ms": latency})
+                rates = {}
+                for concurrency in (1, 5):
+                    hook(session, info, "DELETE", "counters")
+                    config = config_for(info, max_concurrency=concurrency)
+                    result = run_tap(config, workdir, [])
+                    served = hook(session, info, "GET", "counters")["rows_served"]
+                    rates[concurrency] = served / result["wall"]
+                    print(
+                        f"{latency:.0f} ms latency, {len(info['companies'])} companies, "
+                        f"all streams but the ledgers, max_concurrency={concurrency}: "
+                        f"{rates[concurrency]:10,.0f} rows/s ({result['wall']:.2f} s, "
+                        f"{served} rows, RSS {result['rss_mb']:.0f} MB)"
+                    )
+                print(f"concurrency ratio (5 vs 1): {rates[5] / rates[1]:.2f}x")
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
