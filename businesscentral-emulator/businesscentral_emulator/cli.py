@@ -140,8 +140,11 @@ def _demo(emulator: Emulator) -> None:
                 page = session.get(url, params={"$top": 3}, timeout=30).json()["value"]
                 print(f"  {entity_set}:")  # noqa: T201
                 for row in page:
-                    label = row.get("displayName") or row.get("number") or row.get("description")
-                    print(f"    {row.get('number', '')!s:>10}  {label}")  # noqa: T201
+                    number = row.get("number") or row.get("entryNumber", "")
+                    label = (
+                        row.get("displayName") or row.get("customerName") or row.get("description")
+                    )
+                    print(f"    {number!s:>12}  {label}")  # noqa: T201
 
 
 def main(argv: list[str] | None = None) -> int:
