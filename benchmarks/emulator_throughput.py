@@ -10,46 +10,26 @@ and reports the median rows/s, with and without gzip; finally the server's peak 
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
+from businesscentral_emulator.process import client_credentials_token, start_process
 
-SCOPE = "https://api.businesscentral.dynamics.com/.default"
+if TYPE_CHECKING:
+    import subprocess
+
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
 
 def start(scale: float, workdir: Path) -> tuple[subprocess.Popen[bytes], dict[str, object], float]:
-    ready = workdir / "ready.json"
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "businesscentral_emulator.cli",
-            "serve",
-            "--port",
-            "0",
-            "--scale",
-            str(scale),
-            "--ready-file",
-            str(ready),
-            "--data-dir",
-            str(workdir / "data"),
-        ]
-    )
-    while not ready.exists():
-        if process.poll() is not None:
-            message = "the emulator exited before it was ready"
-            raise SystemExit(message)
-        time.sleep(0.05)
-    return process, json.loads(ready.read_text()), time.perf_counter() - started
+    process, info = start_process(workdir, "--scale", str(scale))
+    return process, info, time.perf_counter() - started
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -80,16 +60,7 @@ def main() -> None:
             with requests.Session() as session:
                 session.trust_env = False
                 session.verify = str(info["ca_bundle"])
-                token = session.post(
-                    f"{info['authority_url']}/{info['tenant_id']}/oauth2/v2.0/token",
-                    data={
-                        "grant_type": "client_credentials",
-                        "client_id": info["client_id"],
-                        "client_secret": info["client_secret"],
-                        "scope": SCOPE,
-                    },
-                    timeout=30,
-                ).json()["access_token"]
+                token = client_credentials_token(session, info)
                 company = info["companies"][0]["id"]  # type: ignore[index]
                 root = f"{info['api_url']}/v2.0/{info['tenant_id']}/production/api/v2.0"
                 url = f"{root}/companies({company})/customers"

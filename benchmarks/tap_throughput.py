@@ -28,39 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from businesscentral_emulator.process import client_credentials_token, start_process
 
-SCOPE = "https://api.businesscentral.dynamics.com/.default"
 TAP = str(Path(sys.executable).parent / "tap-businesscentral")
 # Every stream but the two ledgers, whose cost is CPU (measured above), not round trips.
 CPU_BOUND = {"generalLedgerEntries", "itemLedgerEntries"}
 
 
 def start(scale: float, workdir: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    ready = workdir / "ready.json"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "businesscentral_emulator.cli",
-            "serve",
-            "--port",
-            "0",
-            "--scale",
-            str(scale),
-            "--ready-file",
-            str(ready),
-            "--data-dir",
-            str(workdir / "data"),
-            "--no-limits",
-        ],
-    )
-    while not ready.exists():
-        if process.poll() is not None:
-            message = "the emulator exited before it was ready"
-            raise RuntimeError(message)
-        time.sleep(0.2)
-    time.sleep(0.2)
-    return process, json.loads(ready.read_text())
+    return start_process(workdir, "--scale", str(scale), "--no-limits")
 
 
 def config_for(info: dict[str, Any], **extra: object) -> dict[str, Any]:
@@ -82,16 +58,7 @@ def hook(
 def bare_read(
     session: requests.Session, info: dict[str, Any], company_id: str
 ) -> tuple[int, float]:
-    token = session.post(
-        f"{info['authority_url']}/{info['tenant_id']}/oauth2/v2.0/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": info["client_id"],
-            "client_secret": info["client_secret"],
-            "scope": SCOPE,
-        },
-        timeout=30,
-    ).json()["access_token"]
+    token = client_credentials_token(session, info)
     root = f"{info['api_url']}/v2.0/{info['tenant_id']}/production/api/v2.0"
     url: str | None = f"{root}/companies({company_id})/generalLedgerEntries"
     headers = {

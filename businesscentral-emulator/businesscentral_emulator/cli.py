@@ -11,9 +11,8 @@ import requests
 
 from businesscentral_emulator.faults import FaultRule
 from businesscentral_emulator.limits import LimitSettings
+from businesscentral_emulator.process import client_credentials_token
 from businesscentral_emulator.server import Emulator, EmulatorConfig
-
-SCOPE = "https://api.businesscentral.dynamics.com/.default"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -120,16 +119,7 @@ def _demo(emulator: Emulator) -> None:
         # REQUESTS_CA_BUNDLE, when set, would override Session.verify: trust the emulator's CA.
         session.trust_env = False
         session.verify = verify
-        token = session.post(
-            f"{info['authority_url']}/{info['tenant_id']}/oauth2/v2.0/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": info["client_id"],
-                "client_secret": info["client_secret"],
-                "scope": SCOPE,
-            },
-            timeout=30,
-        ).json()["access_token"]
+        token = client_credentials_token(session, info)
         session.headers["Authorization"] = f"Bearer {token}"
         root = f"{info['api_url']}/v2.0/{info['tenant_id']}/{info['environment_name']}/api/v2.0"
         print(f"Business Central emulator at {info['api_url']} (seed {info['seed']})")  # noqa: T201
