@@ -162,7 +162,8 @@ def test_two_clients_with_faults_on_keep_the_emulator_up_and_counted(start_emula
         },
     )
     bc.hook("DELETE", "counters")
-    deadline = time.monotonic() + 20
+    # The issue asks for a minute of two clients with faults on: bounded by time and by count.
+    deadline = time.monotonic() + 60
     sent = [0, 0]
     created: list[list[str]] = [[], []]
     lock = threading.Lock()
@@ -173,7 +174,7 @@ def test_two_clients_with_faults_on_keep_the_emulator_up_and_counted(start_emula
         session.verify = bc.info["ca_bundle"]
         session.headers["Authorization"] = f"Bearer {bc.token()}"
         url = bc.company_url("customers")
-        for step in range(150):
+        for step in range(5000):
             if time.monotonic() > deadline:
                 break
             try:
