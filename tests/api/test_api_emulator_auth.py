@@ -21,24 +21,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from tests_support import client_config
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 
 def base_config(emulator, **overrides: Any) -> dict[str, Any]:
-    info = emulator.info
-    config = {
-        "tenant_id": info["tenant_id"],
-        "environment_name": info["environment_name"],
-        "client_id": info["client_id"],
-        "client_secret": info["client_secret"],
-        "api_url": info["api_url"],
-        "authority_url": info["authority_url"],
-        "ca_bundle": info["ca_bundle"],
-    }
-    config.update(overrides)
-    return {k: v for k, v in config.items() if v is not None}
+    return client_config(emulator.info, **overrides)
 
 
 def counts(emulator) -> Counter[tuple[str, str, int]]:

@@ -21,21 +21,11 @@ from businesscentral_api.errors import (
 )
 from businesscentral_api.http import RetryPolicy
 from businesscentral_api.odata import filter_expr
+from tests_support import client_config
 
 
 def base_config(emulator, **overrides: Any) -> dict[str, Any]:
-    info = emulator.info
-    config = {
-        "tenant_id": info["tenant_id"],
-        "environment_name": info["environment_name"],
-        "client_id": info["client_id"],
-        "client_secret": info["client_secret"],
-        "api_url": info["api_url"],
-        "authority_url": info["authority_url"],
-        "ca_bundle": info["ca_bundle"],
-    }
-    config.update(overrides)
-    return {k: v for k, v in config.items() if v is not None}
+    return client_config(emulator.info, **overrides)
 
 
 def counts(emulator) -> Counter[tuple[str, str, int]]:

@@ -12,24 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from tap_businesscentral.tap import TapBusinessCentral
+from tests_support import client_config
 
 TAP = [str(Path(sys.executable).parent / "tap-businesscentral")]
 
 
 def tap_config(info: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """The tap's config for an emulator's ready dict."""
-    config = {
-        k: info[k]
-        for k in (
-            "tenant_id",
-            "client_id",
-            "client_secret",
-            "api_url",
-            "authority_url",
-            "ca_bundle",
-            "environment_name",
-        )
-    }
+    config = client_config(info)
     config["custom_apis"] = list(info["custom_apis"])
     config.update(extra)
     return config
