@@ -104,11 +104,15 @@ class Counters:
 class Backend:
     """All environments of the emulated tenant, seeded deterministically."""
 
-    def __init__(self, data_dir: Path, *, seed: int, scale: float) -> None:
-        """Create and seed the production and sandbox environments under `data_dir`."""
+    def __init__(self, data_dir: Path, *, seed: int, scale: float, companies: int = 2) -> None:
+        """Create and seed the production and sandbox environments under `data_dir`.
+
+        Each environment has `companies` companies (the two CRONUS ones by default).
+        """
         self.data_dir = data_dir
         self.seed = seed
         self.scale = scale
+        self.company_count = companies
         self.counters = Counters()
         self.environments: dict[str, Environment] = {}
         self._lock = threading.RLock()
@@ -137,7 +141,7 @@ class Backend:
         apis = {"v2.0": standard_api()}
         for route, filename in CUSTOM_APIS.items():
             apis[route] = parse_edmx(bundled_edmx(filename), route)
-        companies = default_companies(self.seed)
+        companies = default_companies(self.seed, self.company_count)
         counts: dict[str, int] = {}
         for api in apis.values():
             store.create_tables(api)

@@ -32,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--scale", type=float, default=1.0, help="volume multiplier (100: ~1M GL entries)"
         )
+        command.add_argument(
+            "--companies",
+            type=_positive_int,
+            default=2,
+            help="companies per environment: the two CRONUS ones, then CRONUS Company 3, ...",
+        )
         command.add_argument("--ready-file", type=Path, help="write the connection settings here")
         command.add_argument("--data-dir", type=Path, help="where the SQLite files go")
         command.add_argument(
@@ -44,6 +50,14 @@ def _parser() -> argparse.ArgumentParser:
             help="plain HTTP (msal then cannot sign in: it accepts only https authorities)",
         )
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        msg = f"must be at least 1, not {value}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def _limit_and_fault_options(command: argparse.ArgumentParser) -> None:
@@ -104,6 +118,7 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         port=args.port,
         seed=args.seed,
         scale=args.scale,
+        companies=args.companies,
         tls=not args.no_tls,
         token_lifetime=args.token_lifetime,
         data_dir=args.data_dir,

@@ -87,11 +87,24 @@ class CompanySpec:
     display_name: str
 
 
-def default_companies(seed: int) -> list[CompanySpec]:
-    """The two CRONUS companies, with GUIDs that depend on the seed only."""
+def company_names(count: int) -> list[str]:
+    """Names of the first `count` companies: the two CRONUS ones, then `CRONUS Company 3`, ..."""
+    if count < 1:
+        msg = f"an environment has at least one company, not {count}"
+        raise ValueError(msg)
+    extra = [f"CRONUS Company {n}" for n in range(len(COMPANY_NAMES) + 1, count + 1)]
+    return [*COMPANY_NAMES, *extra][:count]
+
+
+def default_companies(seed: int, count: int = len(COMPANY_NAMES)) -> list[CompanySpec]:
+    """The CRONUS companies (two unless `count` says otherwise), with GUIDs from the seed only.
+
+    A company's id depends on the seed and its name alone, so the first companies keep their ids
+    whatever the count; companies past the second alternate the US and GB locales.
+    """
     return [
         CompanySpec(id=new_guid(derive_rng(seed, "company", name)), name=name, display_name=name)
-        for name in COMPANY_NAMES
+        for name in company_names(count)
     ]
 
 

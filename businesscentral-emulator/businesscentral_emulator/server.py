@@ -43,6 +43,7 @@ class EmulatorConfig:
     port: int = 0
     seed: int = 1
     scale: float = 1.0
+    companies: int = 2
     tls: bool = True
     token_lifetime: int = 3599
     data_dir: Path | None = None
@@ -73,7 +74,9 @@ class Emulator:
         self.entra = EntraService(entra_config)
         self.onprem_password = self.entra.config.client_secret[::-1]
         started = time.perf_counter()
-        self.backend = Backend(self.data_dir, seed=config.seed, scale=config.scale)
+        self.backend = Backend(
+            self.data_dir, seed=config.seed, scale=config.scale, companies=config.companies
+        )
         self.seed_seconds = time.perf_counter() - started
         self.tls = generate_tls_files(self.data_dir / "tls") if config.tls else None
         family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
