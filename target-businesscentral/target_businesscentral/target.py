@@ -1,18 +1,371 @@
-"""target-businesscentral: the target's settings and its sinks."""
+"""target-businesscentral: the target's settings, what streams map to, and the run's accounts."""
 
 from __future__ import annotations
 
-from singer_sdk import typing as th
+import contextlib
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import click
+from businesscentral_api.client import BusinessCentralClient
+from businesscentral_api.companies import list_companies
+from businesscentral_api.errors import BusinessCentralError, ConfigurationError
+from businesscentral_api.odata import STANDARD_API, ApiRoute
+from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
+
+from target_businesscentral.entities import write_model
+from target_businesscentral.ledger import Ledger, Rejection
+from target_businesscentral.plan import Item
+from target_businesscentral.posting import post_documents
+from target_businesscentral.prepare import IdMap, RecordPreparer, SetTarget
+from target_businesscentral.settings import CONFIG_SCHEMA, TargetSettings
+from target_businesscentral.sinks import BusinessCentralSink
+from target_businesscentral.writer import WriteEngine
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from businesscentral_api.companies import Company
+    from businesscentral_api.metadata import ServiceModel
+    from singer_sdk.sinks import Sink
+
+__all__ = ["TargetBusinessCentral"]
+
+
+@contextlib.contextmanager
+def _plain_errors() -> Iterator[None]:
+    """Turn the errors a user can fix into one plain line on stderr and exit status 1."""
+    try:
+        yield
+    except ConfigValidationError as exc:
+        first = exc.errors[0] if exc.errors else str(exc)
+        msg = f"Config is invalid: {first}"
+        raise click.ClickException(msg) from None
+    except (ConfigurationError, BusinessCentralError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 class TargetBusinessCentral(Target):
-    """Writes records to Business Central (skeleton: sinks land with issue 6)."""
+    """Writes records to Business Central: upserts with ETags, documents with lines, ``$batch``."""
 
     name = "target-businesscentral"
-    config_jsonschema = th.PropertiesList(
-        th.Property("tenant_id", th.StringType, description="Entra ID tenant (GUID or domain)."),
-    ).to_dict()
+    config_jsonschema = CONFIG_SCHEMA.to_dict()
+    default_sink_class = BusinessCentralSink
+    message_reader_class = MsgSpecReader
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        """Check the target's own settings as soon as the config is read."""
+        super().__init__(*args, **kwargs)
+        self.settings = TargetSettings.from_config(self.config)
+        # Sinks drain one at a time so headers are written before their lines; the batches of
+        # each drain run in parallel on the pool instead.
+        self.max_parallelism = 1
+        self._preparers: dict[str, RecordPreparer | Rejection] = {}
+        self.id_map: IdMap = {}
+        self.to_post: list[Item] = []
+
+    # -- the BC connection -------------------------------------------------------------------
+    @cached_property
+    def client(self) -> BusinessCentralClient:
+        """The shared client: session, sign-in, limits and ``$metadata``."""
+        return BusinessCentralClient(self.config)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        """Counts per stream and the rejected-records file."""
+        return Ledger(self.settings.rejected_records_path, dry_run=self.settings.dry_run)
+
+    @cached_property
+    def pool(self) -> ThreadPoolExecutor:
+        """Workers that keep several batches in flight, within ``max_concurrency``."""
+        return ThreadPoolExecutor(self.client.settings.max_concurrency, "bc-batch")
+
+    @cached_property
+    def engine(self) -> WriteEngine:
+        """The write engine shared by all sinks."""
+        return WriteEngine(self.client, self.ledger, self.pool, dry_run=self.settings.dry_run)
+
+    def model(self, api: ApiRoute) -> ServiceModel:
+        """``$metadata`` of an API (fetched once)."""
+        return self.client.metadata(api)
+
+    @cached_property
+    def companies(self) -> list[Company]:
+        """Every company of the environment."""
+        return list_companies(self.client)
+
+    @cached_property
+    def default_company_id(self) -> str | None:
+        """The id of ``default_company`` (given by id or name).
+
+        Raises:
+            ConfigurationError: No company has that id or name.
+        """
+        wanted = self.settings.default_company
+        if wanted is None:
+            return None
+        for company in self.companies:
+            if wanted.lower() in {company.id.lower(), company.name.lower()}:
+                return company.id
+        names = ", ".join(repr(c.name) for c in self.companies)
+        msg = f"Setting default_company is {wanted!r}, which is not a company of BC ({names})."
+        raise ConfigurationError(msg)
+
+    def company_of(self, company_id: str | None) -> str | None:
+        """The company a record goes to: its companyId if BC has it, else the default."""
+        if company_id is None or company_id == "":
+            return self.default_company_id
+        text = str(company_id).lower()
+        return next((c.id for c in self.companies if c.id.lower() == text), None)
+
+    # -- streams to entity sets --------------------------------------------------------------
+    def preparer(self, stream: str) -> RecordPreparer | Rejection:
+        """How the records of ``stream`` are prepared, or why none can be written."""
+        if stream not in self._preparers:
+            self._preparers[stream] = self._build_preparer(stream)
+        return self._preparers[stream]
+
+    def _build_preparer(self, stream: str) -> RecordPreparer | Rejection:
+        options = self.settings.stream(stream)
+        found = self._locate(stream)
+        if found is None:
+            return Rejection(
+                "validate",
+                f"stream {stream!r} names no entity set of API v2.0 or of custom_apis; set"
+                f" stream_settings.{stream}.entity_set (and .api)",
+            )
+        api, set_name = found
+        model = self.model(api)
+        entity_set = model.entity_sets[set_name]
+        if not (entity_set.insertable or entity_set.updatable or entity_set.deletable):
+            return Rejection("validate", f"BC does not allow writes to {set_name} (read-only)")
+        try:
+            set_model = write_model(model, set_name, options.natural_key)
+        except ValueError as exc:
+            msg = f"Setting stream_settings.{stream}.natural_key: {exc}."
+            raise ConfigurationError(msg) from None
+        if options.post and not set_model.can_post():
+            msg = f"Setting stream_settings.{stream}.post: {set_name} has no post action."
+            raise ConfigurationError(msg)
+        companies = model.entity_sets.get("companies")
+        scoped = companies is not None and set_name in companies.navigations
+        target = SetTarget(
+            set_model,
+            api,
+            scoped,
+            {navigation: write_model(model, navigation) for navigation in set_model.lines},
+        )
+        copy_to = self.default_company_id if self.settings.write_all_to_default_company else None
+        return RecordPreparer(
+            stream,
+            target,
+            options,
+            company_of=self.company_of,
+            copy_to=copy_to,
+            id_map=self.id_map,
+            reject_unknown=self.settings.reject_unknown_fields,
+            hard_delete=self.settings.hard_delete,
+            overwrite=self.settings.overwrite_conflicts,
+        )
+
+    def _locate(self, stream: str) -> tuple[ApiRoute, str] | None:
+        """The API and entity set a stream is written to."""
+        options = self.settings.stream(stream)
+        set_name = options.entity_set or stream
+        routes = [options.api] if options.api else [STANDARD_API, *self._custom_apis]
+        for route in routes:
+            if set_name in self.model(route).entity_sets:
+                return route, set_name
+        for route in self._custom_apis:  # the tap's name for a custom set whose name was taken
+            prefix = re.sub(r"[^A-Za-z0-9]+", "_", str(route)).strip("_") + "__"
+            if stream.startswith(prefix) and stream[len(prefix) :] in self.model(route).entity_sets:
+                return route, stream[len(prefix) :]
+        return None
+
+    @cached_property
+    def _custom_apis(self) -> list[ApiRoute]:
+        return list(self.client.settings.custom_apis)
+
+    # -- ordering and documents --------------------------------------------------------------
+    def drain_headers_of(self, stream: str) -> None:
+        """Before a lines stream drains, drain the streams that hold its headers."""
+        preparer = self.preparer(stream)
+        if isinstance(preparer, Rejection) or preparer.target.model.lines_of is None:
+            return
+        header_set = preparer.target.model.lines_of.header_set
+        for name, sink in list(self._sinks_active.items()):
+            other = self.preparer(name) if name != stream else None
+            if isinstance(other, RecordPreparer) and other.target.model.name == header_set:
+                self.drain_one(sink)
+
+    def find_documents(self, items: list[Item], preparer: RecordPreparer) -> list[Item]:
+        """Lines that name their document by its natural key get its id (or are rejected)."""
+        lines_of = preparer.target.model.lines_of
+        if lines_of is None:
+            return items
+        field = preparer.settings.document_key_field
+        waiting = [i for i in items if lines_of.parent_field not in i.values]
+        if not waiting:
+            return items
+        header_model = write_model(self.model(preparer.target.api), lines_of.header_set)
+        if len(header_model.natural_key) != 1:
+            for item in waiting:
+                self.ledger.reject(
+                    item.stream,
+                    item.record,
+                    Rejection(
+                        "validate",
+                        f"{lines_of.header_set} has no single-field natural key to find by {field}",
+                    ),
+                )
+            return [i for i in items if lines_of.parent_field in i.values]
+        headers = {
+            id(item): Item(
+                stream=item.stream,
+                record=item.record,
+                model=header_model,
+                api=item.api,
+                company_id=item.company_id,
+                company_scoped=item.company_scoped,
+                action="update",
+                values={},
+                natural_key=(item.record[field],),
+            )
+            for item in waiting
+        }
+        found = {id(h) for h in self.engine.look_up(list(headers.values()))}
+        ready = []
+        for item in items:
+            header = headers.get(id(item))
+            if header is None:
+                ready.append(item)
+                continue
+            if id(header) not in found or header.found is None:
+                if id(header) in found:
+                    message = (
+                        f"no {lines_of.header_set} record has"
+                        f" {header_model.natural_key[0]} {item.record[field]!r}"
+                    )
+                    self.ledger.reject(item.stream, item.record, Rejection("validate", message))
+                continue
+            document_id = str(header.found[header_model.key_field])
+            item.values[lines_of.parent_field] = document_id
+            key = tuple({**item.record, **item.values}.get(name) for name in item.model.natural_key)
+            item.natural_key = key if None not in key else None
+            ready.append(item)
+        return ready
+
+    def after_write(self, settled: list[Item], preparer: RecordPreparer) -> None:
+        """Remember copied headers' new ids, queue drafts to post, write lines of old headers."""
+        model = preparer.target.model
+        options = preparer.settings
+        children: list[Item] = []
+        for item in settled:
+            if item.found is None:
+                continue
+            new_id = str(item.found.get(model.key_field, ""))
+            source_id = item.record.get(model.key_field)
+            if model.lines and source_id and new_id:
+                source_company = str(item.record.get("companyId") or "").lower()
+                self.id_map[(model.name, source_company, str(source_id).lower())] = new_id
+            if options.post:
+                self.to_post.append(item)
+            if item.nested_lines and item.outcome != "created":
+                children.extend(self._line_items(item, new_id, preparer))
+        if children:
+            self.engine.run(children)
+
+    def _line_items(self, header: Item, header_id: str, preparer: RecordPreparer) -> list[Item]:
+        """Nested lines of a header that already existed: upserted one by one (no deep PATCH)."""
+        items = []
+        for navigation, lines in header.nested_lines.items():
+            line_model = preparer.target.lines_models[navigation]
+            parent = line_model.lines_of.parent_field if line_model.lines_of else "documentId"
+            for line in lines:
+                values = {**line, parent: header_id}
+                key = tuple(values.get(name) for name in line_model.natural_key)
+                items.append(
+                    Item(
+                        stream=f"{header.stream}.{navigation}",
+                        record={**line, parent: header_id},
+                        model=line_model,
+                        api=header.api,
+                        company_id=header.company_id,
+                        company_scoped=header.company_scoped,
+                        action="upsert",
+                        values=values,
+                        natural_key=key if key and None not in key else None,
+                        overwrite=header.overwrite,
+                    )
+                )
+        return items
+
+    # -- the end of the run ------------------------------------------------------------------
+    @override
+    def process_endofpipe(self) -> None:
+        """Drain everything, post drafts, print the summary, and fail if too much was rejected."""
+        super().process_endofpipe()
+        if self.to_post:
+            post_documents(self.engine, self.to_post)
+        ledger = self.ledger
+        for line in ledger.summary():
+            self.logger.info("Summary %s", line)
+        ledger.close()
+        if "pool" in self.__dict__:
+            self.pool.shutdown()
+        rejected = ledger.rejected
+        if rejected > self.settings.max_rejections:
+            msg = (
+                f"{rejected} records were rejected (max_rejections is"
+                f" {self.settings.max_rejections}); see {ledger.rejected_path}"
+            )
+            raise click.ClickException(msg)
+
+    @override
+    def _process_activate_version_message(self, message_dict: dict[str, Any]) -> None:
+        """Rows missing from a full-table version are never deleted in BC: an ERP is no mirror."""
+        self.logger.debug("ACTIVATE_VERSION for %s ignored", message_dict.get("stream"))
+
+    @override
+    def get_sink(
+        self,
+        stream_name: str,
+        *,
+        record: dict[str, Any] | None = None,
+        schema: dict[str, Any] | None = None,
+        key_properties: Any = None,
+    ) -> Sink:
+        """Give each new sink a handle on this target."""
+        sink = super().get_sink(
+            stream_name, record=record, schema=schema, key_properties=key_properties
+        )
+        if isinstance(sink, BusinessCentralSink):
+            sink.bc_target = self
+        return sink
+
+    # -- command line -------------------------------------------------------------------------
+    @classmethod
+    @override
+    def invoke(
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Run the target; errors a user can fix end as one line and exit status 1."""
+        with _plain_errors():
+            super().invoke(about=about, about_format=about_format, **kwargs)
 
 
 if __name__ == "__main__":

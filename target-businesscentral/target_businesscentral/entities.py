@@ -1,0 +1,223 @@
+"""What the target may write to an entity set: read from ``$metadata``, plus BC's page rules.
+
+The EDMX names the fields, their types, which sets take inserts, updates and deletes, and the bound
+actions. What it cannot say (fields an API page keeps read-only, natural keys, which set holds a
+document's lines) lives in the small tables below, the only hand-written per-entity knowledge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from businesscentral_api.metadata import EntitySet, Property, ServiceModel
+
+__all__ = ["CHANGE_DATE_FIELDS", "WriteModel", "write_model"]
+
+CHANGE_DATE_FIELDS = ("lastModifiedDateTime", "lastModfiedDateTime", "systemModifiedAt")
+_DOCUMENT_TOTALS = frozenset(
+    {
+        "status",
+        "totalAmountExcludingTax",
+        "totalTaxAmount",
+        "totalAmountIncludingTax",
+        "remainingAmount",
+    }
+)
+_LINE_AMOUNTS = frozenset(
+    {
+        "amountExcludingTax",
+        "totalTaxAmount",
+        "amountIncludingTax",
+        "invoiceDiscountAllocation",
+        "netAmount",
+        "netTaxAmount",
+        "netAmountIncludingTax",
+    }
+)
+# Fields BC's API pages do not let a client set (Editable = false, FlowFields, totals).
+READ_ONLY: dict[str, frozenset[str]] = {
+    "salesInvoices": _DOCUMENT_TOTALS | {"number"},
+    "salesOrders": _DOCUMENT_TOTALS | {"number", "fullyShipped"},
+    "salesCreditMemos": _DOCUMENT_TOTALS | {"number"},
+    "salesQuotes": _DOCUMENT_TOTALS | {"number"},
+    "purchaseInvoices": _DOCUMENT_TOTALS | {"number"},
+    "purchaseOrders": _DOCUMENT_TOTALS | {"number"},
+    "purchaseCreditMemos": _DOCUMENT_TOTALS | {"number"},
+    "salesInvoiceLines": _LINE_AMOUNTS,
+    "salesOrderLines": _LINE_AMOUNTS,
+    "salesCreditMemoLines": _LINE_AMOUNTS,
+    "salesQuoteLines": _LINE_AMOUNTS,
+    "purchaseInvoiceLines": _LINE_AMOUNTS,
+    "purchaseOrderLines": _LINE_AMOUNTS,
+    "purchaseCreditMemoLines": _LINE_AMOUNTS,
+    "customers": frozenset({"balanceDue", "taxAreaDisplayName"}),
+    "vendors": frozenset({"balance", "balanceDue"}),
+    "items": frozenset({"inventory"}),
+    "journals": frozenset({"templateDisplayName"}),
+    "journalLines": frozenset({"journalDisplayName"}),
+}
+# Natural keys that are not the set's ``number`` or ``code``.
+NATURAL_KEYS: dict[str, tuple[str, ...]] = {
+    "journalLines": ("journalId", "lineNumber"),
+    "dimensionValues": ("dimensionId", "code"),
+    "itemVariants": ("itemId", "code"),
+    "defaultDimensions": ("parentId", "dimensionId"),
+    "subscriptions": ("subscriptionId",),
+}
+# The field of a lines set that names its header, where it is not ``documentId``.
+PARENT_FIELDS: dict[str, str] = {"journalLines": "journalId"}
+# Reference ids that name their target by a differently spelled field (the rest use xId -> xNumber).
+REFERENCE_PARTNERS: dict[str, str] = {"itemId": "lineObjectNumber", "accountId": "lineObjectNumber"}
+
+
+@dataclass(frozen=True)
+class LinesOf:
+    """How a lines set hangs off its header set."""
+
+    header_set: str
+    navigation: str
+    parent_field: str
+
+
+@dataclass(frozen=True)
+class WriteModel:
+    """One entity set as the target writes it.
+
+    Attributes:
+        entity_set: The set from ``$metadata``.
+        insertable: Fields a POST may carry.
+        updatable: Fields a PATCH may carry.
+        natural_key: Fields that identify a record without its id (empty: none).
+        change_date: The set's change-date field, if any.
+        lines: Lines navigations of a header set (named as their lines set), for deep insert.
+        lines_of: For a lines set: its header.
+    """
+
+    entity_set: EntitySet
+    insertable: frozenset[str]
+    updatable: frozenset[str]
+    natural_key: tuple[str, ...]
+    change_date: str | None
+    lines: frozenset[str]
+    lines_of: LinesOf | None
+
+    @property
+    def name(self) -> str:
+        """The entity set name."""
+        return self.entity_set.name
+
+    @property
+    def properties(self) -> dict[str, Property]:
+        """Structural properties by name."""
+        return self.entity_set.properties
+
+    @property
+    def key_field(self) -> str:
+        """The set's key property (``id`` everywhere but subscriptions)."""
+        return self.entity_set.key[0] if self.entity_set.key else "id"
+
+    def can_post(self) -> bool:
+        """Whether drafts of this set can be posted through the bound ``post`` action."""
+        return "post" in self.entity_set.bound_actions
+
+
+def write_model(
+    model: ServiceModel, set_name: str, natural_key: tuple[str, ...] | None = None
+) -> WriteModel:
+    """Build the write model of one set; ``natural_key`` overrides the default.
+
+    Raises:
+        KeyError: The set is not in ``$metadata``.
+        ValueError: The natural key names a field the set does not have.
+    """
+    entity_set = model.entity_set(set_name)
+    properties = entity_set.properties
+    lines_of = _lines_of(model, set_name)
+    never = {*entity_set.key, *CHANGE_DATE_FIELDS, *READ_ONLY.get(set_name, ())}
+    writable = frozenset(
+        name
+        for name, prop in properties.items()
+        if name not in never and not prop.is_stream and not prop.is_collection
+    )
+    updatable = writable - ({lines_of.parent_field} if lines_of else set())
+    key = natural_key if natural_key is not None else _default_natural_key(entity_set, lines_of)
+    unknown = [name for name in key if name not in properties]
+    if unknown:
+        msg = f"{set_name} has no field {unknown[0]!r} for its natural key"
+        raise ValueError(msg)
+    lines = frozenset(
+        navigation.name
+        for navigation in entity_set.navigations.values()
+        if navigation.is_collection
+        and (child := _lines_of(model, navigation.name)) is not None
+        and child.header_set == set_name
+    )
+    return WriteModel(
+        entity_set=entity_set,
+        insertable=writable,
+        updatable=updatable,
+        natural_key=key,
+        change_date=next((f for f in CHANGE_DATE_FIELDS if f in properties), None),
+        lines=lines,
+        lines_of=lines_of,
+    )
+
+
+def _default_natural_key(entity_set: EntitySet, lines_of: LinesOf | None) -> tuple[str, ...]:
+    if entity_set.name in NATURAL_KEYS:
+        return NATURAL_KEYS[entity_set.name]
+    if lines_of is not None and "sequence" in entity_set.properties:
+        return (lines_of.parent_field, "sequence")
+    for name in ("number", "code"):
+        if name in entity_set.properties:
+            return (name,)
+    return ()
+
+
+def _lines_of(model: ServiceModel, set_name: str) -> LinesOf | None:
+    """The one header set with a change date whose collection navigation of this name holds it."""
+    entity_set = model.entity_sets.get(set_name)
+    if entity_set is None or any(f in entity_set.properties for f in CHANGE_DATE_FIELDS):
+        return None
+    parent_field = PARENT_FIELDS.get(set_name, "documentId")
+    if parent_field not in entity_set.properties:
+        return None
+    headers = [
+        header
+        for header in model.entity_sets.values()
+        if any(f in header.properties for f in CHANGE_DATE_FIELDS)
+        and (navigation := header.navigations.get(set_name)) is not None
+        and navigation.is_collection
+        and navigation.target_type == entity_set.entity_type.qualified_name
+    ]
+    if len(headers) != 1:
+        return None
+    return LinesOf(headers[0].name, set_name, parent_field)
+
+
+def reference_fields(entity_set: EntitySet) -> dict[str, str | None]:
+    """GUID reference fields (``customerId``) and the field naming the same target by number/code.
+
+    A record copied from another company carries that company's ids; BC can only resolve the
+    number or code there, so those ids are dropped (and ids with no partner field are dropped too).
+    """
+    properties = entity_set.properties
+    found: dict[str, str | None] = {}
+    for name, prop in properties.items():
+        if prop.type_name != "Edm.Guid" or name in entity_set.key or not name.endswith("Id"):
+            continue
+        stem = name[: -len("Id")]
+        partner = REFERENCE_PARTNERS.get(name)
+        if partner is None:
+            partner = next(
+                (
+                    f"{stem}{suffix}"
+                    for suffix in ("Number", "Code")
+                    if f"{stem}{suffix}" in properties
+                ),
+                None,
+            )
+        found[name] = partner if partner in properties else None
+    return found

@@ -1,0 +1,302 @@
+"""The write engine: look up, plan and send a drain's records in rounds of ``$batch`` requests.
+
+A round takes at most one record per BC row (later records of the same key wait for the next
+round, so their order holds), looks them all up in batched GETs, plans each, and sends the writes
+100 to a ``$batch``, several batches in flight within ``max_concurrency``. A write whose answer was
+lost is never resent blindly: the next round looks the record up again and plans from what BC
+holds. Conflicts are rejected with BC's current etag, or re-read and applied when asked.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from businesscentral_api.batch import MAX_BATCH_OPERATIONS, BatchOperation, BatchResult, send_batch
+from businesscentral_api.errors import (
+    AuthenticationError,
+    BusinessCentralError,
+    OutcomeUnknownError,
+)
+
+from target_businesscentral.ledger import Rejection
+from target_businesscentral.lookup import assign_found, lookup_operations, rows_of
+from target_businesscentral.plan import ETAG, Done, Item, Write, plan
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from concurrent.futures import Executor
+
+    from businesscentral_api.client import BusinessCentralClient
+    from businesscentral_api.odata import ApiRoute
+
+    from target_businesscentral.ledger import Ledger
+
+__all__ = ["WriteEngine"]
+
+LOGGER = logging.getLogger("target_businesscentral")
+MAX_ROUNDS_PER_RECORD = 4
+_CONFLICT_STATUSES = frozenset({409, 412})
+_NOT_RUN_STATUSES = frozenset({429})
+_UNKNOWN_STATUSES = frozenset({0, 408, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class _Sent:
+    item: Item
+    write: Write
+
+
+class WriteEngine:
+    """Writes items to BC and accounts for each in the ledger."""
+
+    def __init__(
+        self,
+        client: BusinessCentralClient,
+        ledger: Ledger,
+        pool: Executor,
+        *,
+        dry_run: bool = False,
+    ) -> None:
+        """Share the client (limits, sign-in), the ledger and the worker pool of the run."""
+        self.client = client
+        self.ledger = ledger
+        self.pool = pool
+        self.dry_run = dry_run
+
+    def run(self, items: list[Item]) -> list[Item]:
+        """Write every item (or reject it); the items that ended in BC, with ``found`` set."""
+        settled: list[Item] = []
+        waiting = list(items)
+        while waiting:
+            this_round, waiting = _one_per_row(waiting)
+            again = self._round(this_round, settled)
+            waiting = again + waiting
+        return settled
+
+    # -- one round ---------------------------------------------------------------------------
+    def _round(self, items: list[Item], settled: list[Item]) -> list[Item]:
+        for item in items:
+            item.attempts += 1
+        items = self.look_up(items)
+        writes: list[_Sent] = []
+        for item in items:
+            decision = plan(item)
+            if isinstance(decision, Done):
+                self._settle(item, decision, settled)
+            elif self.dry_run:
+                outcome = {"create": "created", "update": "updated", "delete": "deleted"}
+                self._settle(item, Done(outcome[decision.operation]), settled)
+            else:
+                writes.append(_Sent(item, decision))
+        return self._send(writes, settled)
+
+    def _settle(self, item: Item, done: Done, settled: list[Item]) -> None:
+        if done.rejection is not None:
+            self.reject(item, done.rejection)
+            return
+        self.ledger.count(item.stream, done.outcome)
+        item.outcome = done.outcome
+        if done.outcome != "deleted":
+            settled.append(item)
+
+    def reject(self, item: Item, rejection: Rejection) -> None:
+        """Account for a record that could not be written."""
+        item.outcome = "rejected"
+        self.ledger.reject(item.stream, item.record, rejection)
+
+    # -- look-ups ----------------------------------------------------------------------------
+    def look_up(self, items: list[Item]) -> list[Item]:
+        """Set ``found`` on every item; the items still to plan (ambiguous keys are rejected)."""
+        lookups, groups = lookup_operations(items)
+        rows: dict[tuple[Any, ...], list[dict[str, Any]]] = {group: [] for group in groups}
+        stream = items[0].stream if items else ""
+        failed: dict[tuple[Any, ...], BusinessCentralError] = {}
+        operations = [lookup.operation for lookup in lookups]
+        apis = [groups[lookup.group][0].api for lookup in lookups]
+        for index, outcome in self.in_batches(operations, apis, stream):
+            lookup = lookups[index]
+            if isinstance(outcome, BusinessCentralError):
+                failed[lookup.group] = outcome
+                continue
+            if not outcome.ok:
+                failed[lookup.group] = outcome.error(lookup.operation)
+                continue
+            rows[lookup.group].extend(self._all_rows(outcome.body, stream))
+        remaining: list[Item] = []
+        for group, members in groups.items():
+            if group in failed:
+                for item in members:
+                    self.reject(item, Rejection.from_error("lookup", failed[group]))
+                continue
+            ambiguous = assign_found(members, rows[group])
+            for item, rejection in ambiguous:
+                self.reject(item, rejection)
+            rejected = {id(item) for item, _ in ambiguous}
+            remaining.extend(item for item in members if id(item) not in rejected)
+        return remaining
+
+    def _all_rows(self, body: Any, stream: str) -> list[dict[str, Any]]:  # noqa: ANN401
+        rows = rows_of(body)
+        next_link = (body or {}).get("@odata.nextLink")
+        while next_link:
+            self.ledger.count_requests(stream)
+            page = self.client.get_json(next_link)
+            rows.extend(rows_of(page))
+            next_link = page.get("@odata.nextLink")
+        return rows
+
+    # -- writes ------------------------------------------------------------------------------
+    def _send(self, writes: list[_Sent], settled: list[Item]) -> list[Item]:
+        """Send the writes; the items that need another round."""
+        if not writes:
+            return []
+        operations = [
+            BatchOperation(sent.write.method, sent.write.path, sent.write.body, sent.write.headers)
+            for sent in writes
+        ]
+        apis = [sent.item.api for sent in writes]
+        again: list[Item] = []
+        for index, outcome in self.in_batches(operations, apis, writes[0].item.stream):
+            sent = writes[index]
+            if isinstance(outcome, BatchResult):
+                retry = self._answered(sent, operations[index], outcome, settled)
+            else:
+                retry = self._unanswered(sent, outcome)
+            if retry:
+                again.append(sent.item)
+        return again
+
+    def _answered(
+        self, sent: _Sent, operation: BatchOperation, result: BatchResult, settled: list[Item]
+    ) -> bool:
+        item, write = sent.item, sent.write
+        if result.ok:
+            if write.operation != "delete" and isinstance(result.body, dict):
+                item.found = result.body
+            outcome = {"create": "created", "update": "updated", "delete": "deleted"}
+            self._settle(item, Done(outcome[write.operation]), settled)
+            return False
+        error = result.error(operation)
+        if result.status in _CONFLICT_STATUSES and error.code == "Request_EntityChanged":
+            return self._conflict(item, error)
+        if result.status in _NOT_RUN_STATUSES or _is_deadlock(error):
+            return self._again(item, write.operation, error, sent=None)
+        if result.status in _UNKNOWN_STATUSES:
+            return self._again(item, write.operation, error, sent=write.operation)
+        self.reject(item, Rejection.from_error(write.operation, error))
+        return False
+
+    def _unanswered(self, sent: _Sent, error: BusinessCentralError) -> bool:
+        if isinstance(error, OutcomeUnknownError):
+            return self._again(sent.item, sent.write.operation, error, sent=sent.write.operation)
+        self.reject(sent.item, Rejection.from_error(sent.write.operation, error))
+        return False
+
+    def _conflict(self, item: Item, error: BusinessCentralError) -> bool:
+        """BC refused a stale etag: reject with the current etag, or re-read and apply."""
+        if item.overwrite and item.attempts < MAX_ROUNDS_PER_RECORD:
+            return True
+        current = self._current_etag(item)
+        self.reject(item, Rejection.from_error("update", error, current_etag=current))
+        return False
+
+    def _current_etag(self, item: Item) -> str | None:
+        found = item.found
+        if found is None:
+            return None
+        url = (
+            self.client.urls.api_root(item.api)
+            + "/"
+            + item.entity_path(found[item.model.key_field])
+        )
+        self.ledger.count_requests(item.stream)
+        try:
+            row = self.client.get_json(url, {"$select": item.model.key_field})
+        except BusinessCentralError:
+            return None
+        return str(row.get(ETAG)) if isinstance(row, dict) and row.get(ETAG) else None
+
+    def _again(
+        self, item: Item, operation: str, error: BusinessCentralError, sent: str | None
+    ) -> bool:
+        """Another round for a write BC did not run (``sent`` None) or may have run."""
+        if sent == "create" and item.natural_key is None and item.record_id is None:
+            message = (
+                "the create may or may not have happened and the record has no natural key to"
+                f" check it by, so it was not sent again: {error.message}"
+            )
+            rejection = Rejection(
+                operation, message, error.status, error.code, error.correlation_id
+            )
+            self.reject(item, rejection)
+            return False
+        if item.attempts >= MAX_ROUNDS_PER_RECORD:
+            self.reject(item, Rejection.from_error(operation, error))
+            return False
+        if sent is not None:
+            item.sent = sent
+        LOGGER.warning(
+            "%s %s: %s; looking it up again before deciding",
+            item.stream,
+            operation,
+            error.message,
+        )
+        return True
+
+    # -- batches -----------------------------------------------------------------------------
+    def in_batches(
+        self, operations: Sequence[BatchOperation], apis: Sequence[ApiRoute], stream: str
+    ) -> list[tuple[int, BatchResult | BusinessCentralError]]:
+        """Send operations 100 to a ``$batch`` (one API each), batches in parallel."""
+        chunks: list[tuple[ApiRoute, list[int]]] = []
+        by_api: dict[ApiRoute, list[int]] = {}
+        for index, api in enumerate(apis):
+            by_api.setdefault(api, []).append(index)
+        for api, indexes in by_api.items():
+            chunks.extend(
+                (api, indexes[i : i + MAX_BATCH_OPERATIONS])
+                for i in range(0, len(indexes), MAX_BATCH_OPERATIONS)
+            )
+
+        def send(chunk: tuple[ApiRoute, list[int]]) -> list[tuple[int, Any]]:
+            api, indexes = chunk
+            self.ledger.count_requests(stream)
+            try:
+                results = send_batch(self.client, [operations[i] for i in indexes], api)
+            except AuthenticationError:
+                raise
+            except BusinessCentralError as error:
+                return [(i, error) for i in indexes]
+            return list(zip(indexes, results, strict=True))
+
+        outcomes: list[tuple[int, BatchResult | BusinessCentralError]] = []
+        for part in self._map(send, chunks):
+            outcomes.extend(part)
+        return outcomes
+
+    def _map(self, function: Callable[[Any], Any], chunks: list[Any]) -> list[Any]:
+        if len(chunks) <= 1:
+            return [function(chunk) for chunk in chunks]
+        return list(self.pool.map(function, chunks))
+
+
+def _one_per_row(items: list[Item]) -> tuple[list[Item], list[Item]]:
+    """Split off the first item of each BC row; the rest wait, in order."""
+    now: list[Item] = []
+    later: list[Item] = []
+    seen: set[tuple[Any, ...]] = set()
+    for item in items:
+        identity = item.identity()
+        if identity is not None and (identity in seen):
+            later.append(item)
+            continue
+        if identity is not None:
+            seen.add(identity)
+        now.append(item)
+    return now, later
+
+
+def _is_deadlock(error: BusinessCentralError) -> bool:
+    return error.status == 409 and "deadlock" in error.message.lower()  # noqa: PLR2004
