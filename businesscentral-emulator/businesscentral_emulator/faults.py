@@ -13,7 +13,8 @@ its method and path fragment, so a test knows exactly which request fails and ho
 
 A rule with `rate` fires on each matching request with that probability instead, drawn from a
 generator seeded with the emulator's fault seed and the rule's position: the same requests in the
-same order meet the same faults. `count` then caps how often it fires (None: no cap).
+same order meet the same faults. `count` then caps how often it fires (None: no cap). `skip` lets
+the first matching requests through (the second `$batch` of a run, not the first).
 
 `Latency` adds a fixed delay per request and a delay per KB of response body, so the emulator
 answers like the cloud (100-300 ms a request) rather than loopback.
@@ -67,6 +68,7 @@ class FaultRule(msgspec.Struct, forbid_unknown_fields=True):
     seconds: float = 0.0
     method: str | None = None
     path_contains: str | None = None
+    skip: int = 0
 
 
 class FaultPlan(msgspec.Struct, forbid_unknown_fields=True):
@@ -88,6 +90,7 @@ class _Armed:
     rule: FaultRule
     left: int | None
     rng: random.Random | None
+    skip: int = 0
 
 
 class Faults:
@@ -119,9 +122,11 @@ class Faults:
             for rule in plan.faults:
                 self._armed_total += 1
                 if rule.rate is None:
-                    self._rules.append(_Armed(rule, 1 if rule.count is None else rule.count, None))
+                    left = 1 if rule.count is None else rule.count
+                    self._rules.append(_Armed(rule, left, None, rule.skip))
                 else:
-                    self._rules.append(_Armed(rule, rule.count, self._rng(self._armed_total)))
+                    rng = self._rng(self._armed_total)
+                    self._rules.append(_Armed(rule, rule.count, rng, rule.skip))
 
     def clear(self) -> None:
         """Disarm every rule."""
@@ -137,6 +142,9 @@ class Faults:
                 if rule.method and rule.method.upper() != method:
                     continue
                 if rule.path_contains and rule.path_contains not in path:
+                    continue
+                if armed.skip > 0:  # let the first `skip` matching requests through
+                    armed.skip -= 1
                     continue
                 if armed.rng is not None and armed.rng.random() >= (rule.rate or 0.0):
                     continue

@@ -187,7 +187,8 @@ def _lines_of(model: ServiceModel, set_name: str) -> LinesOf | None:
     headers = [
         header
         for header in model.entity_sets.values()
-        if any(f in header.properties for f in CHANGE_DATE_FIELDS)
+        if header.name != "companies"  # the parent of every set, not a document
+        and any(f in header.properties for f in CHANGE_DATE_FIELDS)
         and (navigation := header.navigations.get(set_name)) is not None
         and navigation.is_collection
         and navigation.target_type == entity_set.entity_type.qualified_name
