@@ -28,6 +28,7 @@ else:
     from typing_extensions import override
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Iterator
 
     from businesscentral_api.companies import Company
@@ -93,6 +94,9 @@ class TapBusinessCentral(Tap):
             description="Send ACTIVATE_VERSION for full-table streams: loaders drop deleted rows.",
         ),
     ).to_dict()
+
+    # When the page being written arrived (``time_extracted`` of its RECORD messages).
+    time_extracted: dt.datetime | None = None
 
     # -- the BC connection ------------------------------------------------------------------
     @cached_property
