@@ -111,13 +111,15 @@ def _money(value: Any) -> Decimal:  # noqa: ANN401
 def line_amounts(line: dict[str, Any]) -> dict[str, str]:
     """A line's computed amounts from quantity, price, discount and tax percent."""
     price = line.get("unitPrice", line.get("unitCost"))
-    gross = _money(line.get("quantity")) * _money(price)
+    gross = (_money(line.get("quantity")) * _money(price)).quantize(_CENT, ROUND_HALF_UP)
     percent = _money(line.get("discountPercent"))
     discount = (gross * percent / 100) if percent else _money(line.get("discountAmount"))
-    net = (gross - discount).quantize(_CENT, ROUND_HALF_UP)
+    # As BC does (and the seed): the discount is rounded first, the line amount is what is left.
+    discount = discount.quantize(_CENT, ROUND_HALF_UP)
+    net = gross - discount
     tax = (net * _money(line.get("taxPercent")) / 100).quantize(_CENT, ROUND_HALF_UP)
     amounts = {
-        "discountAmount": discount.quantize(_CENT, ROUND_HALF_UP),
+        "discountAmount": discount,
         "amountExcludingTax": net,
         "totalTaxAmount": tax,
         "amountIncludingTax": net + tax,

@@ -763,16 +763,17 @@ def test_msal_device_code_flow(base_url, tls_files, https_service):
 
 
 def test_token_lifetime_is_configurable_so_expiry_can_be_tested(tls_files: TlsFiles):
-    service = EntraService(EntraConfig(access_token_lifetime=1))
+    # Long enough that a loaded machine still validates the token before it expires.
+    service = EntraService(EntraConfig(access_token_lifetime=3))
     with (
         serve_https(Starlette(routes=entra_routes(service)), tls_files) as url,
         closing_app(confidential(service, url, tls_files, service.config.client_secret)) as app,
     ):
         result = app.acquire_token_for_client(scopes=[SCOPE])
-        assert result["expires_in"] == 1
+        assert result["expires_in"] == 3
         token = result["access_token"]
         assert service.validate_access_token(token, None)["tid"] == service.config.tenant_id
-        time.sleep(1.1)
+        time.sleep(3.1)
         with pytest.raises(AccessTokenError) as caught:
             service.validate_access_token(token, None)
         assert caught.value.reason == "expired"
