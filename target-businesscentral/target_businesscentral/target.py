@@ -7,7 +7,7 @@ import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 from businesscentral_api.client import BusinessCentralClient
@@ -16,6 +16,11 @@ from businesscentral_api.errors import BusinessCentralError, ConfigurationError
 from businesscentral_api.odata import STANDARD_API, ApiRoute
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import (
+    TARGET_BATCH_SIZE_ROWS_CONFIG,
+    CapabilitiesEnum,
+    PluginCapabilities,
+)
 from singer_sdk.target_base import Target
 
 from target_businesscentral.entities import write_model
@@ -62,6 +67,25 @@ class TargetBusinessCentral(Target):
     config_jsonschema = CONFIG_SCHEMA.to_dict()
     default_sink_class = BusinessCentralSink
     message_reader_class = MsgSpecReader
+    # Records are always checked against $metadata; the SDK's jsonschema pass is not offered.
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
+
+    @classmethod
+    @override
+    def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
+        """Offer the SDK's batch size, stream maps and flattening; not settings that do nothing.
+
+        ``load_method``, ``add_record_metadata`` and ``validate_records`` would only mislead: the
+        write is chosen per record (upsert, create, update, delete) and always checked.
+        """
+        for name, schema in TARGET_BATCH_SIZE_ROWS_CONFIG["properties"].items():
+            config_jsonschema["properties"].setdefault(name, schema)
+        super(Target, cls).append_builtin_config(config_jsonschema)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
         """Check the target's own settings as soon as the config is read."""
