@@ -170,7 +170,7 @@ def _default_natural_key(entity_set: EntitySet, lines_of: LinesOf | None) -> tup
         return NATURAL_KEYS[entity_set.name]
     if lines_of is not None and "sequence" in entity_set.properties:
         return (lines_of.parent_field, "sequence")
-    for name in ("number", "code"):
+    for name in ("number", "code", "no"):  # custom API pages often call No. "no"
         if name in entity_set.properties:
             return (name,)
     return ()

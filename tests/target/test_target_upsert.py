@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import decimal
+import json
 from typing import TYPE_CHECKING, Any
 
 from target.conftest import rows_by
@@ -295,3 +297,52 @@ def test_batches_keep_requests_under_two_per_hundred_records(
     counters = bc.counters()
     assert counters["batches"] <= 10, counters
     assert counters["batch_operations"] >= 500
+
+
+def test_custom_api_set_with_custom_fields(bc: RunningEmulator, tmp_path: Path) -> None:
+    company = bc.companies[0]["id"]
+    stream = "contoso_sales_v1_0__customers"  # the tap's name: v2.0 has customers too
+    records = [
+        {
+            "no": "CX-1",
+            "name": "Custom One",
+            "loyaltyTier": "Gold",
+            "creditScore": decimal.Decimal("712.125"),
+            "companyId": company,
+        },
+    ]
+    config = target_config(bc.info, tmp_path)
+    run = run_target(tmp_path, config, messages_for({stream: records}))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.summary(stream)["created"] == 1
+    url = bc.company_url("customers", api="contoso/sales/v1.0")
+    response = bc.get(url, params={"$filter": "no eq 'CX-1'"})
+    (row,) = json.loads(response.text, parse_float=decimal.Decimal)["value"]
+    assert (row["name"], row["loyaltyTier"], row["creditScore"]) == (
+        "Custom One",
+        "Gold",
+        decimal.Decimal("712.125"),
+    )
+    records[0]["loyaltyTier"] = "Silver"
+    again = run_target(tmp_path, config, messages_for({stream: records}))
+    assert again.summary(stream)["updated"] == 1
+    assert bc.get(url, params={"$filter": "no eq 'CX-1'"}).json()["value"][0]["loyaltyTier"] == (
+        "Silver"
+    )
+
+
+def test_records_of_one_key_are_applied_in_order(bc: RunningEmulator, tmp_path: Path) -> None:
+    company = bc.companies[0]["id"]
+    records = [
+        {"number": "ORD-1", "displayName": "first", "companyId": company},
+        {"number": "ORD-2", "displayName": "other", "companyId": company},
+        {"number": "ORD-1", "displayName": "second", "companyId": company},
+        {"number": "ORD-1", "displayName": "third", "companyId": company},
+    ]
+    run = run_target(
+        tmp_path, target_config(bc.info, tmp_path), messages_for({"customers": records})
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = run.summary("customers")
+    assert (summary["created"], summary["updated"]) == (2, 2)
+    assert rows_by(bc, "customers", "number")["ORD-1"]["displayName"] == "third"
