@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from target_businesscentral.entities import WriteModel
 
-__all__ = ["ACTIONS", "ETAG", "Done", "Item", "Write", "norm", "plan"]
+__all__ = ["ACTIONS", "ETAG", "Done", "Item", "Write", "complete_key", "norm", "plan"]
 
 ETAG = "@odata.etag"
 ACTIONS = ("upsert", "create", "update", "delete")
@@ -205,6 +205,11 @@ def _row_path(item: Item, found: dict[str, Any]) -> str:
 def _instant(text: str) -> dt.datetime:
     parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def complete_key(key: tuple[Any, ...]) -> bool:
+    """A natural key identifies a record only when none of its values is missing or blank."""
+    return bool(key) and all(value not in (None, "") for value in key)
 
 
 def norm(value: object) -> str:

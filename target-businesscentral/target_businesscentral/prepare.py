@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from target_businesscentral.checks import checker_for
 from target_businesscentral.entities import CHANGE_DATE_FIELDS, reference_fields
 from target_businesscentral.ledger import Rejection
-from target_businesscentral.plan import ETAG, Item
+from target_businesscentral.plan import ETAG, Item, complete_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -146,7 +146,7 @@ class RecordPreparer:
             values=values,
             nested_lines=nested,
             record_id=record_id,
-            natural_key=natural_key if natural_key and None not in natural_key else None,
+            natural_key=natural_key if complete_key(natural_key) else None,
             etag=None if foreign else _text(record.get(ETAG)),
             change_date=None if foreign else _change_date(record),
             overwrite=self.overwrite,

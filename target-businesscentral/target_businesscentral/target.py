@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -10,12 +9,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
+from businesscentral_api.cli_errors import plain_errors
 from businesscentral_api.client import BusinessCentralClient
 from businesscentral_api.companies import list_companies
-from businesscentral_api.errors import BusinessCentralError, ConfigurationError
+from businesscentral_api.errors import ConfigurationError
 from businesscentral_api.odata import STANDARD_API, ApiRoute
 from singer_sdk.contrib.msgspec import MsgSpecReader
-from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import (
     TARGET_BATCH_SIZE_ROWS_CONFIG,
     CapabilitiesEnum,
@@ -25,7 +24,7 @@ from singer_sdk.target_base import Target
 
 from target_businesscentral.entities import write_model
 from target_businesscentral.ledger import Ledger, Rejection
-from target_businesscentral.plan import Item
+from target_businesscentral.plan import Item, complete_key
 from target_businesscentral.posting import post_documents
 from target_businesscentral.prepare import IdMap, RecordPreparer, SetTarget
 from target_businesscentral.settings import CONFIG_SCHEMA, TargetSettings
@@ -38,26 +37,11 @@ else:
     from typing_extensions import override
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from businesscentral_api.companies import Company
     from businesscentral_api.metadata import ServiceModel
     from singer_sdk.sinks import Sink
 
 __all__ = ["TargetBusinessCentral"]
-
-
-@contextlib.contextmanager
-def _plain_errors() -> Iterator[None]:
-    """Turn the errors a user can fix into one plain line on stderr and exit status 1."""
-    try:
-        yield
-    except ConfigValidationError as exc:
-        first = exc.errors[0] if exc.errors else str(exc)
-        msg = f"Config is invalid: {first}"
-        raise click.ClickException(msg) from None
-    except (ConfigurationError, BusinessCentralError) as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 class TargetBusinessCentral(Target):
@@ -285,7 +269,7 @@ class TargetBusinessCentral(Target):
             document_id = str(header.found[header_model.key_field])
             item.values[lines_of.parent_field] = document_id
             key = tuple({**item.record, **item.values}.get(name) for name in item.model.natural_key)
-            item.natural_key = key if None not in key else None
+            item.natural_key = key if complete_key(key) else None
             ready.append(item)
         return ready
 
@@ -328,7 +312,7 @@ class TargetBusinessCentral(Target):
                         company_scoped=header.company_scoped,
                         action="upsert",
                         values=values,
-                        natural_key=key if key and None not in key else None,
+                        natural_key=key if complete_key(key) else None,
                         overwrite=header.overwrite,
                     )
                 )
@@ -388,7 +372,7 @@ class TargetBusinessCentral(Target):
         **kwargs: Any,
     ) -> None:
         """Run the target; errors a user can fix end as one line and exit status 1."""
-        with _plain_errors():
+        with plain_errors():
             super().invoke(about=about, about_format=about_format, **kwargs)
 
 
