@@ -69,7 +69,7 @@ RULES: dict[str, SetRules] = {
     "salesOrderLines": _LINE,
     "salesCreditMemoLines": _LINE,
     "purchaseInvoiceLines": _LINE,
-    "customers": SetRules(frozenset({"balance", "overdueAmount", "totalSalesExcludingTax"})),
+    "customers": SetRules(frozenset({"balanceDue", "taxAreaDisplayName"})),
     "vendors": SetRules(frozenset({"balance"})),
     "items": SetRules(frozenset({"inventory"})),
     "journals": SetRules(required_one_of=("code",)),

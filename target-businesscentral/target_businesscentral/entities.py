@@ -53,7 +53,7 @@ READ_ONLY: dict[str, frozenset[str]] = {
     "purchaseOrderLines": _LINE_AMOUNTS,
     "purchaseCreditMemoLines": _LINE_AMOUNTS,
     "customers": frozenset({"balanceDue", "taxAreaDisplayName"}),
-    "vendors": frozenset({"balance", "balanceDue"}),
+    "vendors": frozenset({"balance"}),
     "items": frozenset({"inventory"}),
     "journals": frozenset({"templateDisplayName"}),
     "journalLines": frozenset({"journalDisplayName"}),

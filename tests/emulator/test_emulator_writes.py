@@ -161,9 +161,10 @@ def test_bad_guid_is_refused(bc):
     )
 
 
-@pytest.mark.parametrize("field", ["id", "lastModifiedDateTime"])
+@pytest.mark.parametrize("field", ["id", "lastModifiedDateTime", "balanceDue"])
 def test_read_only_fields_are_refused(bc, field):
-    value = "2024-01-01T00:00:00Z" if field != "id" else "6f2d9b1e-0000-4000-8000-000000000001"
+    values = {"id": "6f2d9b1e-0000-4000-8000-000000000001", "balanceDue": 12.5}
+    value = values.get(field, "2024-01-01T00:00:00Z")
     response = post(bc, "customers", {"displayName": "X", field: value})
     assert error_of(response)[:2] == (400, "BadRequest")
     invoice_total = post(
