@@ -148,6 +148,11 @@ class BusinessCentralStream(Stream):
     def _write_state_message(self) -> None:
         self._apply_pending_bookmark()
         super()._write_state_message()
+        # The SDK skips a STATE equal to the last one written (a rerun that found only the
+        # boundary rows): the records it would have carried out of the buffer go out now.
+        writer = self.bc_tap.message_writer
+        if isinstance(writer, BufferedMsgSpecWriter):
+            writer.flush()
 
     @override
     def _finalize_state(self, state: dict[str, Any] | None = None) -> None:
