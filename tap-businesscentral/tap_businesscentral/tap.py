@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import click
+from businesscentral_api.cli_errors import plain_errors
 from businesscentral_api.client import BusinessCentralClient
-from businesscentral_api.errors import BusinessCentralError, ConfigurationError
+from businesscentral_api.errors import ConfigurationError
 from businesscentral_api.odata import STANDARD_API
 from businesscentral_api.settings import SETTINGS
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
 
 from tap_businesscentral.catalog import COMPANY_ID, StreamSpec, build_specs
 from tap_businesscentral.client import BusinessCentralStream
@@ -29,8 +27,8 @@ else:
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Iterator
 
+    import click
     from businesscentral_api.companies import Company
     from businesscentral_api.metadata import ServiceModel
     from businesscentral_api.odata import ApiRoute
@@ -41,19 +39,6 @@ _STREAM_OPTIONS = th.ObjectType(
     th.Property("filter", th.StringType, description="An OData $filter ANDed with the tap's."),
     th.Property("expand", th.StringType, description="Further navigations to $expand."),
 )
-
-
-@contextlib.contextmanager
-def _plain_errors() -> Iterator[None]:
-    """Turn the errors a user can fix into one plain line on stderr and exit status 1."""
-    try:
-        yield
-    except ConfigValidationError as exc:
-        first = exc.errors[0] if exc.errors else str(exc)
-        msg = f"Config is invalid: {first}"
-        raise click.ClickException(msg) from None
-    except (ConfigurationError, BusinessCentralError) as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 class TapBusinessCentral(Tap):
@@ -197,7 +182,7 @@ class TapBusinessCentral(Tap):
         **kwargs: Any,
     ) -> None:
         """Run the tap; errors a user can fix end as one line and exit status 1."""
-        with _plain_errors():
+        with plain_errors():
             super().invoke(about=about, about_format=about_format, **kwargs)
 
     @classmethod
@@ -209,14 +194,14 @@ class TapBusinessCentral(Tap):
         value: bool,
     ) -> None:
         """Discover; errors a user can fix end as one line and exit status 1."""
-        with _plain_errors():
+        with plain_errors():
             super().cb_discover(ctx, param, value)
 
     @classmethod
     @override
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         """Test the connection; errors a user can fix end as one line and exit status 1."""
-        with _plain_errors():
+        with plain_errors():
             super().cb_test(ctx, param, value)
 
 
