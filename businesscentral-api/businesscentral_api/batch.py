@@ -101,6 +101,7 @@ def send_batch(
         json_body={"requests": requests},
         headers={"Prefer": "odata.continue-on-error"},
         idempotent=reads_only,
+        cost=len(operations),  # BC counts each operation of a batch against its request limit
     )
     document = response.json() or {}
     answers = {str(item.get("id")): item for item in document.get("responses") or []}

@@ -138,6 +138,7 @@ class BusinessCentralClient:
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, object] | None = None,
         idempotent: bool | None = None,
+        cost: int = 1,
     ) -> HttpResponse:
         """Send any request (writes included); see :meth:`HttpClient.request` for retry rules."""
         return self.http.request(
@@ -146,6 +147,7 @@ class BusinessCentralClient:
             json_body=json_body,
             headers=headers,
             idempotent=idempotent,
+            cost=cost,
         )
 
     def iter_pages(

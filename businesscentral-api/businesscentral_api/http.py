@@ -177,6 +177,7 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         parse: bool = False,
+        cost: int = 1,
     ) -> HttpResponse:
         """Send one request with retries; return the 2xx response or raise.
 
@@ -189,6 +190,7 @@ class HttpClient:
             idempotent: Whether repeating the request is harmless; defaults to True for reads
                 only. Say True for a write only when a duplicate cannot arise.
             parse: Check that a 2xx body is complete JSON, and retry if not (reads).
+            cost: What the request counts against BC's request window (operations of a batch).
 
         Raises:
             BusinessCentralError: BC answered an error that is not retryable.
@@ -209,7 +211,7 @@ class HttpClient:
             attempt += 1
             refused: AuthenticationError | None = None
             try:
-                return self._attempt(method, url, data, send_headers, parse=parse)
+                return self._attempt(method, url, data, send_headers, parse=parse, cost=cost)
             except _Unauthorized as exc:
                 if renewed or not exc.renewable:
                     refused = exc.error
@@ -260,7 +262,7 @@ class HttpClient:
             if refused is not None:
                 raise refused
 
-    def _attempt(
+    def _attempt(  # noqa: PLR0913 - the parts of a request and its cost
         self,
         method: str,
         url: str,
@@ -268,13 +270,14 @@ class HttpClient:
         headers: dict[str, str],
         *,
         parse: bool,
+        cost: int = 1,
     ) -> HttpResponse:
         authorization = None
         if self.credential is not None:
             require_safe_transport(url, "api_url / base_url")
             authorization = self.credential.authorization()
             headers = {**headers, "Authorization": authorization}
-        response, failure, never_sent = self._send(method, url, data, headers)
+        response, failure, never_sent = self._send(method, url, data, headers, cost)
         if response is None:
             error = BusinessCentralError(
                 f"{failure}: connection failed or was cut",
@@ -332,13 +335,14 @@ class HttpClient:
         url: str,
         data: bytes | None,
         headers: dict[str, str],
+        cost: int = 1,
     ) -> tuple[HttpResponse | None, str, bool]:
         """One exchange, body read in full: (response, "", _) or (None, failure, never_sent).
 
         Nothing of the ``requests`` response (which holds the socket) outlives this call, so no
         exception traceback can keep a connection open.
         """
-        with self.limiter.slot():
+        with self.limiter.slot(cost):
             try:
                 raw = self.session.request(
                     method,

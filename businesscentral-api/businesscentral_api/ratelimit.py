@@ -56,16 +56,21 @@ class RateLimiter:
         self.waits = 0
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one request slot for the duration of the block (the request and its body)."""
-        self.acquire()
+    def slot(self, cost: int = 1) -> Iterator[None]:
+        """Hold one request slot for the duration of the block (the request and its body).
+
+        ``cost`` is what the request counts against the window: a ``$batch`` counts each of its
+        operations, as BC does.
+        """
+        self.acquire(cost)
         try:
             yield
         finally:
             self.release()
 
-    def acquire(self) -> None:
-        """Block until a request may start, then count it as started and in flight."""
+    def acquire(self, cost: int = 1) -> None:
+        """Block until a request may start, then count it (``cost`` times) and hold a slot."""
+        cost = max(1, min(cost, self.max_requests))
         with self._cond:
             waited = False
             while True:
@@ -73,24 +78,26 @@ class RateLimiter:
                 cutoff = now - self.window_seconds
                 while self._starts and self._starts[0] <= cutoff:
                     self._starts.popleft()
-                delay = self._delay(now)
+                delay = self._delay(now, cost)
                 if delay is None:
                     break
                 waited = True
                 self._cond.wait(timeout=delay)
-            self._starts.append(now)
+            self._starts.extend([now] * cost)
             self._in_flight += 1
             self.started += 1
             self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
             if waited:
                 self.waits += 1
 
-    def _delay(self, now: float) -> float | None:
+    def _delay(self, now: float, cost: int = 1) -> float | None:
         """Seconds to wait before re-checking (None: go now); caller holds the lock."""
         if now < self._paused_until:
             return self._paused_until - now
-        if len(self._starts) >= self.max_requests:
-            return max(self._starts[0] + self.window_seconds - now, 0.001)
+        if len(self._starts) + cost > self.max_requests:
+            # Wait until enough of the oldest starts have left the window.
+            oldest = self._starts[len(self._starts) + cost - self.max_requests - 1]
+            return max(oldest + self.window_seconds - now, 0.001)
         if self._in_flight >= self.max_concurrency:
             return 1.0  # woken by release() long before this elapses
         return None

@@ -108,7 +108,17 @@ class Store:
                         f"CREATE INDEX {quote(index_base + '#changed')} ON {table}"
                         f" (_company, {quote(changed)}, _rowid)"
                     )
-                for prop in ("documentId", "parentId", "journalId", "dimensionId"):
+                # Parents, and the natural keys clients look rows up by (number, code, no).
+                for prop in (
+                    "documentId",
+                    "parentId",
+                    "journalId",
+                    "dimensionId",
+                    "number",
+                    "code",
+                    "no",
+                    "externalDocumentNumber",
+                ):
                     if prop in props:
                         db.execute(
                             f"CREATE INDEX {quote(index_base + '#' + prop)} ON {table}"

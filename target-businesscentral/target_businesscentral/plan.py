@@ -54,6 +54,7 @@ class Item:
         attempts: Rounds this record has been through.
         overwrite: Conflicts are re-read and applied instead of rejected.
         outcome: How the item ended (created, updated, ..., rejected), once it has.
+        waits: Rounds it waited because BC did not run its write (throttled, deadlocked).
     """
 
     stream: str
@@ -75,6 +76,7 @@ class Item:
     attempts: int = 0
     overwrite: bool = False
     outcome: str | None = None
+    waits: int = 0
 
     def identity(self) -> tuple[Any, ...] | None:
         """What makes two records the same BC row (for keeping their order); None if unknown."""

@@ -82,7 +82,7 @@ class BusinessCentralSink(BatchSink):
                 ledger.reject(self.stream_name, record, prepared)
             else:
                 items.append(prepared)
-        items = target.find_documents(items, preparer)
+        items = target.documents.find_headers(items, preparer)
         settled = target.engine.run(items)
-        target.after_write(settled, preparer)
+        target.documents.after_write(settled, preparer)
         self.tally_record_written(len(settled))

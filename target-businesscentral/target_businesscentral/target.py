@@ -22,11 +22,11 @@ from singer_sdk.helpers.capabilities import (
 )
 from singer_sdk.target_base import Target
 
+from target_businesscentral.documents import Documents
 from target_businesscentral.entities import write_model
 from target_businesscentral.ledger import Ledger, Rejection
-from target_businesscentral.plan import Item, complete_key
 from target_businesscentral.posting import post_documents
-from target_businesscentral.prepare import IdMap, RecordPreparer, SetTarget
+from target_businesscentral.prepare import RecordPreparer, SetTarget
 from target_businesscentral.settings import CONFIG_SCHEMA, TargetSettings
 from target_businesscentral.sinks import BusinessCentralSink
 from target_businesscentral.writer import WriteEngine
@@ -79,8 +79,6 @@ class TargetBusinessCentral(Target):
         # each drain run in parallel on the pool instead.
         self.max_parallelism = 1
         self._preparers: dict[str, RecordPreparer | Rejection] = {}
-        self.id_map: IdMap = {}
-        self.to_post: list[Item] = []
 
     # -- the BC connection -------------------------------------------------------------------
     @cached_property
@@ -180,7 +178,7 @@ class TargetBusinessCentral(Target):
             options,
             company_of=self.company_of,
             copy_to=copy_to,
-            id_map=self.id_map,
+            id_map=self.documents.id_map,
             reject_unknown=self.settings.reject_unknown_fields,
             hard_delete=self.settings.hard_delete,
             overwrite=self.settings.overwrite_conflicts,
@@ -216,115 +214,18 @@ class TargetBusinessCentral(Target):
             if isinstance(other, RecordPreparer) and other.target.model.name == header_set:
                 self.drain_one(sink)
 
-    def find_documents(self, items: list[Item], preparer: RecordPreparer) -> list[Item]:
-        """Lines that name their document by its natural key get its id (or are rejected)."""
-        lines_of = preparer.target.model.lines_of
-        if lines_of is None:
-            return items
-        field = preparer.settings.document_key_field
-        waiting = [i for i in items if lines_of.parent_field not in i.values]
-        if not waiting:
-            return items
-        header_model = write_model(self.model(preparer.target.api), lines_of.header_set)
-        if len(header_model.natural_key) != 1:
-            for item in waiting:
-                self.ledger.reject(
-                    item.stream,
-                    item.record,
-                    Rejection(
-                        "validate",
-                        f"{lines_of.header_set} has no single-field natural key to find by {field}",
-                    ),
-                )
-            return [i for i in items if lines_of.parent_field in i.values]
-        headers = {
-            id(item): Item(
-                stream=item.stream,
-                record=item.record,
-                model=header_model,
-                api=item.api,
-                company_id=item.company_id,
-                company_scoped=item.company_scoped,
-                action="update",
-                values={},
-                natural_key=(item.record[field],),
-            )
-            for item in waiting
-        }
-        found = {id(h) for h in self.engine.look_up(list(headers.values()))}
-        ready = []
-        for item in items:
-            header = headers.get(id(item))
-            if header is None:
-                ready.append(item)
-                continue
-            if id(header) not in found or header.found is None:
-                if id(header) in found:
-                    message = (
-                        f"no {lines_of.header_set} record has"
-                        f" {header_model.natural_key[0]} {item.record[field]!r}"
-                    )
-                    self.ledger.reject(item.stream, item.record, Rejection("validate", message))
-                continue
-            document_id = str(header.found[header_model.key_field])
-            item.values[lines_of.parent_field] = document_id
-            key = tuple({**item.record, **item.values}.get(name) for name in item.model.natural_key)
-            item.natural_key = key if complete_key(key) else None
-            ready.append(item)
-        return ready
-
-    def after_write(self, settled: list[Item], preparer: RecordPreparer) -> None:
-        """Remember copied headers' new ids, queue drafts to post, write lines of old headers."""
-        model = preparer.target.model
-        options = preparer.settings
-        children: list[Item] = []
-        for item in settled:
-            if item.found is None:
-                continue
-            new_id = str(item.found.get(model.key_field, ""))
-            source_id = item.record.get(model.key_field)
-            if model.lines and source_id and new_id:
-                source_company = str(item.record.get("companyId") or "").lower()
-                self.id_map[(model.name, source_company, str(source_id).lower())] = new_id
-            if options.post:
-                self.to_post.append(item)
-            if item.nested_lines and item.outcome != "created":
-                children.extend(self._line_items(item, new_id, preparer))
-        if children:
-            self.engine.run(children)
-
-    def _line_items(self, header: Item, header_id: str, preparer: RecordPreparer) -> list[Item]:
-        """Nested lines of a header that already existed: upserted one by one (no deep PATCH)."""
-        items = []
-        for navigation, lines in header.nested_lines.items():
-            line_model = preparer.target.lines_models[navigation]
-            parent = line_model.lines_of.parent_field if line_model.lines_of else "documentId"
-            for line in lines:
-                values = {**line, parent: header_id}
-                key = tuple(values.get(name) for name in line_model.natural_key)
-                items.append(
-                    Item(
-                        stream=f"{header.stream}.{navigation}",
-                        record={**line, parent: header_id},
-                        model=line_model,
-                        api=header.api,
-                        company_id=header.company_id,
-                        company_scoped=header.company_scoped,
-                        action="upsert",
-                        values=values,
-                        natural_key=key if complete_key(key) else None,
-                        overwrite=header.overwrite,
-                    )
-                )
-        return items
+    @cached_property
+    def documents(self) -> Documents:
+        """Links between headers and lines across the run, and the drafts to post."""
+        return Documents(self.engine, self.ledger, self.model)
 
     # -- the end of the run ------------------------------------------------------------------
     @override
     def process_endofpipe(self) -> None:
         """Drain everything, post drafts, print the summary, and fail if too much was rejected."""
         super().process_endofpipe()
-        if self.to_post:
-            post_documents(self.engine, self.to_post)
+        if self.documents.to_post:
+            post_documents(self.engine, self.documents.to_post)
         ledger = self.ledger
         for line in ledger.summary():
             self.logger.info("Summary %s", line)

@@ -10,6 +10,7 @@ holds. Conflicts are rejected with BC's current etag, or re-read and applied whe
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from businesscentral_api.errors import (
 )
 
 from target_businesscentral.ledger import Rejection
-from target_businesscentral.lookup import assign_found, lookup_operations, rows_of
+from target_businesscentral.lookup import Lookup, assign_found, lookup_operations, rows_of
 from target_businesscentral.plan import ETAG, Done, Item, Write, plan
 
 if TYPE_CHECKING:
@@ -36,7 +37,11 @@ if TYPE_CHECKING:
 __all__ = ["WriteEngine"]
 
 LOGGER = logging.getLogger("target_businesscentral")
+Group = tuple[Any, ...]
 MAX_ROUNDS_PER_RECORD = 4
+MAX_WAITS_PER_RECORD = 8
+MAX_LOOKUP_ATTEMPTS = 5
+MAX_RETRY_AFTER = 300.0
 _CONFLICT_STATUSES = frozenset({409, 412})
 _NOT_RUN_STATUSES = frozenset({429})
 _UNKNOWN_STATUSES = frozenset({0, 408, 500, 502, 503, 504})
@@ -64,12 +69,18 @@ class WriteEngine:
         self.ledger = ledger
         self.pool = pool
         self.dry_run = dry_run
+        self._sleep = time.sleep
+        self._pause = 0.0  # the longest Retry-After of the last round's throttled writes
 
     def run(self, items: list[Item]) -> list[Item]:
         """Write every item (or reject it); the items that ended in BC, with ``found`` set."""
         settled: list[Item] = []
         waiting = list(items)
         while waiting:
+            if self._pause:
+                LOGGER.warning("BC throttled writes; waiting %.1fs as it asked", self._pause)
+                self._sleep(self._pause)
+                self._pause = 0.0
             this_round, waiting = _one_per_row(waiting)
             again = self._round(this_round, settled)
             waiting = again + waiting
@@ -110,20 +121,8 @@ class WriteEngine:
     def look_up(self, items: list[Item]) -> list[Item]:
         """Set ``found`` on every item; the items still to plan (ambiguous keys are rejected)."""
         lookups, groups = lookup_operations(items)
-        rows: dict[tuple[Any, ...], list[dict[str, Any]]] = {group: [] for group in groups}
         stream = items[0].stream if items else ""
-        failed: dict[tuple[Any, ...], BusinessCentralError] = {}
-        operations = [lookup.operation for lookup in lookups]
-        apis = [groups[lookup.group][0].api for lookup in lookups]
-        for index, outcome in self.in_batches(operations, apis, stream):
-            lookup = lookups[index]
-            if isinstance(outcome, BusinessCentralError):
-                failed[lookup.group] = outcome
-                continue
-            if not outcome.ok:
-                failed[lookup.group] = outcome.error(lookup.operation)
-                continue
-            rows[lookup.group].extend(self._all_rows(outcome.body, stream))
+        rows, failed = self._fetch(lookups, groups, stream)
         remaining: list[Item] = []
         for group, members in groups.items():
             if group in failed:
@@ -136,6 +135,36 @@ class WriteEngine:
             rejected = {id(item) for item, _ in ambiguous}
             remaining.extend(item for item in members if id(item) not in rejected)
         return remaining
+
+    def _fetch(
+        self, lookups: list[Lookup], groups: dict[Group, list[Item]], stream: str
+    ) -> tuple[dict[Group, list[dict[str, Any]]], dict[Group, BusinessCentralError]]:
+        """Run the look-ups; those BC refuses for now (throttled, busy) are asked again."""
+        rows: dict[Group, list[dict[str, Any]]] = {group: [] for group in groups}
+        failed: dict[Group, BusinessCentralError] = {}
+        pending = list(lookups)
+        for attempt in range(1, MAX_LOOKUP_ATTEMPTS + 1):
+            operations = [lookup.operation for lookup in pending]
+            apis = [groups[lookup.group][0].api for lookup in pending]
+            transient: list[Lookup] = []
+            pause = 0.0
+            for index, outcome in self.in_batches(operations, apis, stream):
+                lookup = pending[index]
+                if isinstance(outcome, BusinessCentralError):
+                    failed[lookup.group] = outcome
+                elif outcome.ok:
+                    rows[lookup.group].extend(self._all_rows(outcome.body, stream))
+                elif _transient(outcome, lookup) and attempt < MAX_LOOKUP_ATTEMPTS:
+                    transient.append(lookup)  # a read: safe to ask again
+                    pause = max(pause, _retry_after(outcome) or 2.0 ** (attempt - 1))
+                else:
+                    failed[lookup.group] = outcome.error(lookup.operation)
+            if not transient:
+                break
+            LOGGER.warning("%d look-ups refused for now; again in %.1fs", len(transient), pause)
+            self._sleep(pause)
+            pending = transient
+        return rows, failed
 
     def _all_rows(self, body: Any, stream: str) -> list[dict[str, Any]]:  # noqa: ANN401
         rows = rows_of(body)
@@ -182,6 +211,7 @@ class WriteEngine:
         if result.status in _CONFLICT_STATUSES and error.code == "Request_EntityChanged":
             return self._conflict(item, error)
         if result.status in _NOT_RUN_STATUSES or _is_deadlock(error):
+            self._pause = max(self._pause, _retry_after(result) or 1.0)
             return self._again(item, write.operation, error, sent=None)
         if result.status in _UNKNOWN_STATUSES:
             return self._again(item, write.operation, error, sent=write.operation)
@@ -232,7 +262,10 @@ class WriteEngine:
             )
             self.reject(item, rejection)
             return False
-        if item.attempts >= MAX_ROUNDS_PER_RECORD:
+        if sent is None:  # not run (throttled, deadlock): a wait, not a failed attempt
+            item.attempts -= 1
+            item.waits += 1
+        if item.attempts >= MAX_ROUNDS_PER_RECORD or item.waits > MAX_WAITS_PER_RECORD:
             self.reject(item, Rejection.from_error(operation, error))
             return False
         if sent is not None:
@@ -296,6 +329,22 @@ def _one_per_row(items: list[Item]) -> tuple[list[Item], list[Item]]:
             seen.add(identity)
         now.append(item)
     return now, later
+
+
+def _transient(result: BatchResult, lookup: Lookup) -> bool:
+    """A refusal that says nothing about the request itself: throttled, busy, timed out."""
+    status = result.status
+    if status in _NOT_RUN_STATUSES or status in _UNKNOWN_STATUSES:
+        return True
+    return _is_deadlock(result.error(lookup.operation))
+
+
+def _retry_after(result: BatchResult) -> float | None:
+    value = result.headers.get("retry-after", "")
+    try:
+        return min(float(value), MAX_RETRY_AFTER) if value else None
+    except ValueError:
+        return None
 
 
 def _is_deadlock(error: BusinessCentralError) -> bool:

@@ -33,6 +33,21 @@ def test_window_counts_starts_and_frees_slots_as_they_age():
     assert limiter.starts_within_window() == 1
 
 
+def test_a_batch_counts_each_of_its_operations():
+    clock = FakeClock()
+    limiter = RateLimiter(max_requests=10, window_seconds=10, max_concurrency=10, clock=clock)
+    with limiter.slot(cost=6):  # a $batch of 6 operations
+        pass
+    assert limiter.starts_within_window() == 6
+    clock.now = 4.0
+    assert limiter._delay(clock.now, cost=4) is None  # 6 + 4 fit the window of 10
+    assert limiter._delay(clock.now, cost=5) == pytest.approx(6)  # waits for the batch to age
+    clock.now = 20.0
+    with limiter.slot(cost=500):  # larger than the window: counted as the whole window
+        pass
+    assert limiter.starts_within_window() == 10
+
+
 def test_burst_stays_under_the_window_across_threads():
     """32 requests from 8 threads, 5 allowed per 0.25 s window: no window ever holds more than 5."""
     window = 0.25

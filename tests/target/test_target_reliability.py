@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from businesscentral_emulator.limits import LimitSettings
 from target.conftest import rows_by
 from target.target_runner import messages_for, run_target, target_config
 
@@ -113,3 +114,29 @@ def test_throttled_batches_are_retried_and_written_once(
     assert run.summary("customers")["created"] == 10
     numbers = [row["number"] for row in bc.get_all(bc.company_url("customers"))]
     assert sorted(n for n in numbers if n.startswith("Q-")) == [f"Q-{i}" for i in range(10)]
+
+
+def test_operations_throttled_inside_a_batch_wait_and_are_written_once(
+    start_emulator: Any, tmp_path: Path
+) -> None:
+    # BC's window shrunk to 60 operations in 2 s: most of a 100-operation batch is refused (429
+    # with Retry-After inside the batch answer) and must wait, not be rejected.
+    bc = start_emulator(
+        seed=7,
+        scale=0.1,
+        limits=LimitSettings(enabled=True, requests_per_window=60, window_seconds=2.0),
+    )
+    company = bc.companies[0]["id"]
+    records = [
+        {"number": f"W-{i:03d}", "displayName": f"Waited {i}", "companyId": company}
+        for i in range(150)
+    ]
+    run = run_target(
+        tmp_path, target_config(bc.info, tmp_path), messages_for({"customers": records})
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert bc.counters()["throttled"] > 0
+    assert "waiting" in run.stderr
+    assert run.summary("customers")["created"] == 150
+    numbers = [r["number"] for r in bc.get_all(bc.company_url("customers"))]
+    assert sorted(n for n in numbers if n.startswith("W-")) == [f"W-{i:03d}" for i in range(150)]
