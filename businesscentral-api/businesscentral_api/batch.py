@@ -72,8 +72,13 @@ def send_batch(
     client: BusinessCentralClient,
     operations: Sequence[BatchOperation],
     api: ApiRoute = STANDARD_API,
+    *,
+    count_operations: bool = False,
 ) -> list[BatchResult]:
     """Send up to 100 operations as one ``$batch``; one result per operation, in order.
+
+    ``count_operations`` charges each operation, not the one request, to the rate limiter's
+    window: whether BC counts a batch once or per operation is unconfirmed.
 
     Raises:
         ValueError: More than 100 operations (BC's limit).
@@ -101,7 +106,7 @@ def send_batch(
         json_body={"requests": requests},
         headers={"Prefer": "odata.continue-on-error"},
         idempotent=reads_only,
-        cost=len(operations),  # BC counts each operation of a batch against its request limit
+        cost=len(operations) if count_operations else 1,
     )
     document = response.json() or {}
     answers = {str(item.get("id")): item for item in document.get("responses") or []}

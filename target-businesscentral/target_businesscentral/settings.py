@@ -116,6 +116,15 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Exit with status 1 (after handling every record) when more are rejected.",
     ),
     th.Property(
+        "count_batch_operations",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Pace requests_per_5_minutes by $batch operations, not requests (whether BC counts a"
+            " batch once or per operation is unconfirmed; either way its 429s are waited out)."
+        ),
+    ),
+    th.Property(
         "dry_run",
         th.BooleanType,
         default=False,
@@ -149,6 +158,7 @@ class TargetSettings:
     rejected_records_path: str
     max_rejections: int
     dry_run: bool
+    count_batch_operations: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TargetSettings:
@@ -182,6 +192,7 @@ class TargetSettings:
             ),
             max_rejections=max_rejections,
             dry_run=bool(config.get("dry_run")),
+            count_batch_operations=bool(config.get("count_batch_operations")),
         )
 
     def stream(self, name: str) -> StreamSettings:

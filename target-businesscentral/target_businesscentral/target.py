@@ -99,7 +99,13 @@ class TargetBusinessCentral(Target):
     @cached_property
     def engine(self) -> WriteEngine:
         """The write engine shared by all sinks."""
-        return WriteEngine(self.client, self.ledger, self.pool, dry_run=self.settings.dry_run)
+        return WriteEngine(
+            self.client,
+            self.ledger,
+            self.pool,
+            dry_run=self.settings.dry_run,
+            count_batch_operations=self.settings.count_batch_operations,
+        )
 
     def model(self, api: ApiRoute) -> ServiceModel:
         """``$metadata`` of an API (fetched once)."""

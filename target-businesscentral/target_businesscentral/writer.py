@@ -63,12 +63,14 @@ class WriteEngine:
         pool: Executor,
         *,
         dry_run: bool = False,
+        count_batch_operations: bool = False,
     ) -> None:
         """Share the client (limits, sign-in), the ledger and the worker pool of the run."""
         self.client = client
         self.ledger = ledger
         self.pool = pool
         self.dry_run = dry_run
+        self.count_batch_operations = count_batch_operations
         self._sleep = time.sleep
         self._pause = 0.0  # the longest Retry-After of the last round's throttled writes
 
@@ -297,7 +299,12 @@ class WriteEngine:
             api, indexes = chunk
             self.ledger.count_requests(stream)
             try:
-                results = send_batch(self.client, [operations[i] for i in indexes], api)
+                results = send_batch(
+                    self.client,
+                    [operations[i] for i in indexes],
+                    api,
+                    count_operations=self.count_batch_operations,
+                )
             except AuthenticationError:
                 raise
             except BusinessCentralError as error:

@@ -19,6 +19,7 @@ from businesscentral_api.errors import (
     OutcomeUnknownError,
     RetriesExhaustedError,
 )
+from businesscentral_api.batch import BatchOperation, send_batch
 from businesscentral_api.http import RetryPolicy
 from businesscentral_api.odata import filter_expr
 from tests_support import client_config
@@ -267,3 +268,18 @@ def test_filter_literals_cannot_change_meaning_over_http(emulator, client):
         assert client.get_json(url, {"$filter": sneaky})["value"] == []
     finally:
         emulator.hook("POST", "reset")
+
+
+@pytest.mark.parametrize("count_operations", [False, True])
+def test_a_batch_of_reads_counts_once_or_per_operation(emulator, client, count_operations):
+    company = emulator.companies[0]["id"]
+    operations = [
+        BatchOperation("GET", f"companies({company})/customers?$top=1"),
+        BatchOperation("GET", f"companies({company})/items?$top=1"),
+        BatchOperation("GET", f"companies({company})/vendors?$top=1"),
+    ]
+    before = client.limiter.starts_within_window()
+    results = send_batch(client, operations, count_operations=count_operations)
+    assert [r.status for r in results] == [200, 200, 200]
+    assert all(len(r.body["value"]) == 1 for r in results)
+    assert client.limiter.starts_within_window() - before == (3 if count_operations else 1)
