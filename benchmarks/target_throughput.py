@@ -156,6 +156,8 @@ def run_target(
     if process.returncode != 0 or found is None:
         message = f"the target failed (status {process.returncode}):\n{stderr[-3000:]}"
         raise RuntimeError(message)
+    for line in [ln for ln in stderr.splitlines() if "WARNING" in ln][:3]:
+        print(f"  target warning: {line.split('|')[-1].strip()[:160]}", flush=True)
     cpu = usage.ru_utime + usage.ru_stime
     names = ("created", "updated", "unchanged", "deleted", "posted", "rejected", "requests")
     counts = dict(zip(names, map(int, found.groups()), strict=True))
