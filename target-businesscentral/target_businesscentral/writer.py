@@ -197,6 +197,13 @@ class WriteEngine:
                 retry = self._unanswered(sent, outcome)
             if retry:
                 again.append(sent.item)
+        if again:
+            LOGGER.warning(
+                "%s: %d writes were throttled or got no trustworthy answer; looking them up"
+                " again before deciding",
+                writes[0].item.stream,
+                len(again),
+            )
         return again
 
     def _answered(
@@ -272,12 +279,6 @@ class WriteEngine:
             return False
         if sent is not None:
             item.sent = sent
-        LOGGER.warning(
-            "%s %s: %s; looking it up again before deciding",
-            item.stream,
-            operation,
-            error.message,
-        )
         return True
 
     # -- batches -----------------------------------------------------------------------------

@@ -50,7 +50,7 @@ def test_lost_answer_of_a_write_batch_creates_nothing_twice(
     run = run_target(tmp_path, config, messages_for({"customers": records}))
     assert run.returncode == 0, run.stderr[-3000:]
     assert bc.counters()["faults"] == {"truncate": 1}
-    assert "looking it up again" in run.stderr
+    assert "got no trustworthy answer; looking them up again" in run.stderr
     summary = run.summary("customers")
     assert (summary["created"], summary["updated"], summary["rejected"]) == (30, 1, 0)
     rows = bc.get_all(bc.company_url("customers"))
