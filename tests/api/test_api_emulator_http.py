@@ -11,6 +11,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from businesscentral_api.batch import BatchOperation, send_batch
 from businesscentral_api.client import BusinessCentralClient
 from businesscentral_api.companies import list_environments
 from businesscentral_api.errors import (
@@ -19,7 +20,6 @@ from businesscentral_api.errors import (
     OutcomeUnknownError,
     RetriesExhaustedError,
 )
-from businesscentral_api.batch import BatchOperation, send_batch
 from businesscentral_api.http import RetryPolicy
 from businesscentral_api.odata import filter_expr
 from tests_support import client_config
