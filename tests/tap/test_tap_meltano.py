@@ -11,16 +11,14 @@ from Meltano's system database: the second run starts from the first run's bookm
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from tap_runner import direct_rows
-from tests_support import CONNECTION_SETTINGS, REPO
+from tests_support import CONNECTION_SETTINGS, meltano_env, meltano_project
 
 BIN = Path(sys.executable).parent
 STREAMS = ("customers", "salesInvoices", "salesInvoiceLines", "generalLedgerEntries")
@@ -34,25 +32,11 @@ def bc(start_emulator):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("meltano")
-    document = yaml.safe_load((REPO / "meltano.yml").read_text())
-    for extractor in document["plugins"]["extractors"]:
-        if extractor["name"] == "tap-businesscentral":
-            extractor.pop("pip_url")
-    (folder / "meltano.yml").write_text(yaml.safe_dump(document, sort_keys=False))
-    return folder
+    return meltano_project(tmp_path_factory.mktemp("meltano"), ("tap-businesscentral",))
 
 
-def meltano_env(info: dict[str, Any], output: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}}
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    env.update(
-        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
-        MELTANO_DISABLE_TRACKING="true",
-        MELTANO_VENV_BACKEND="uv",
-        NO_COLOR="1",
-        TARGET_JSONL_DESTINATION_PATH=str(output),
-    )
+def meltano_env_for(info: dict[str, Any], output: Path) -> dict[str, str]:
+    env = meltano_env(MELTANO_VENV_BACKEND="uv", TARGET_JSONL_DESTINATION_PATH=str(output))
     for name in CONNECTION_SETTINGS:
         env[f"TAP_BUSINESSCENTRAL_{name.upper()}"] = str(info[name])
     return env
@@ -80,7 +64,7 @@ def landed(output: Path, stream: str) -> list[dict[str, Any]]:
 @pytest.mark.slow
 def test_meltano_run_lands_every_row_then_only_the_changes(bc, project, tmp_path):
     output = tmp_path / "output"
-    env = meltano_env(bc.info, output)
+    env = meltano_env_for(bc.info, output)
     meltano(project, env, "install", "loader", "target-jsonl")
 
     meltano(project, env, "run", "tap-businesscentral", "target-jsonl")

@@ -7,15 +7,13 @@ the state Meltano kept, writes nothing.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import yaml
-from tests_support import CONNECTION_SETTINGS, REPO
+from tests_support import CONNECTION_SETTINGS, meltano_env, meltano_project
 
 if TYPE_CHECKING:
     from conftest import RunningEmulator
@@ -26,22 +24,11 @@ PLUGINS = ("tap-businesscentral", "target-businesscentral")
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    document = yaml.safe_load((REPO / "meltano.yml").read_text())
-    for kind in ("extractors", "loaders"):
-        for plugin in document["plugins"][kind]:
-            if plugin["name"] in PLUGINS:
-                plugin.pop("pip_url", None)
-    (tmp_path / "meltano.yml").write_text(yaml.safe_dump(document, sort_keys=False))
-    return tmp_path
+    return meltano_project(tmp_path, PLUGINS)
 
 
 def _env(info: dict[str, Any], tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}}
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    env.update(
-        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
-        MELTANO_DISABLE_TRACKING="true",
-        NO_COLOR="1",
+    env = meltano_env(
         TAP_BUSINESSCENTRAL__SELECT='["customers.*"]',
         TAP_BUSINESSCENTRAL_COMPANY_IDS=f'["{info["companies"][0]["name"]}"]',
         TARGET_BUSINESSCENTRAL_DEFAULT_COMPANY=info["companies"][1]["name"],
