@@ -322,7 +322,7 @@ class HttpClient:
         if response.status == 429:  # noqa: PLR2004
             self.limiter.pause(delay if delay is not None else self.policy.backoff(1, self._rng))
             raise _Retry(error, delay, unknown=False)
-        if _is_deadlock(error):
+        if is_deadlock(error):
             raise _Retry(error, delay, unknown=False)
         if response.status in RETRYABLE_STATUSES:
             # A gateway or timeout status says nothing about whether a write ran.
@@ -366,7 +366,8 @@ class _Unauthorized(Exception):  # noqa: N818 - internal control flow
         self.renewable = renewable
 
 
-def _is_deadlock(error: BusinessCentralError) -> bool:
+def is_deadlock(error: BusinessCentralError) -> bool:
+    """BC's retryable 409: the operation was rolled back after a deadlock."""
     return error.status == 409 and "deadlock" in error.message.lower()  # noqa: PLR2004
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
 
 __all__ = [
+    "CHANGE_DATE_FIELDS",
     "EntitySet",
     "EntityType",
     "EnumType",
@@ -35,6 +36,8 @@ __all__ = [
     "parse_json",
 ]
 
+# The change date of a set, in order of preference: BC spells it three ways.
+CHANGE_DATE_FIELDS = ("lastModifiedDateTime", "lastModfiedDateTime", "systemModifiedAt")
 _EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 _CAPABILITIES = "Org.OData.Capabilities.V1."
 _SCALARS: dict[str, dict[str, Any]] = {
@@ -142,6 +145,11 @@ class EntitySet:
     def navigations(self) -> dict[str, NavigationProperty]:
         """Navigation properties by name."""
         return self.entity_type.navigations
+
+    @property
+    def change_date(self) -> str | None:
+        """The set's change-date property, if it has one of BC's spellings."""
+        return next((f for f in CHANGE_DATE_FIELDS if f in self.entity_type.properties), None)
 
     @property
     def read_only(self) -> bool:

@@ -93,6 +93,11 @@ class ApiRoute:
             return f"api/{self.version}"
         return f"api/{self.publisher}/{self.group}/{self.version}"
 
+    @property
+    def slug(self) -> str:
+        """The route as a name part (``contoso_sales_v1_0``): the tap prefixes taken set names."""
+        return re.sub(r"[^A-Za-z0-9]+", "_", str(self)).strip("_")
+
     def __str__(self) -> str:
         """Spell the route the way the ``custom_apis`` setting does."""
         if self.publisher is None:

@@ -7,7 +7,6 @@ and how custom API sets are named. Everything here is pure so it can be tested w
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,7 +16,6 @@ if TYPE_CHECKING:
     from businesscentral_api.metadata import EntitySet, ServiceModel
 
 __all__ = [
-    "CHANGE_DATE_FIELDS",
     "COMPANIES",
     "LineSpec",
     "StreamSpec",
@@ -25,8 +23,6 @@ __all__ = [
 ]
 
 COMPANIES = "companies"
-# The change date of a set, in order of preference: BC spells it three ways.
-CHANGE_DATE_FIELDS = ("lastModifiedDateTime", "lastModfiedDateTime", "systemModifiedAt")
 COMPANY_ID = "companyId"
 DOCUMENT_ID = "documentId"
 
@@ -74,7 +70,7 @@ class StreamSpec:
 
 def change_date(entity_set: EntitySet) -> str | None:
     """The set's change-date property, if it has one of BC's spellings."""
-    return next((f for f in CHANGE_DATE_FIELDS if f in entity_set.properties), None)
+    return entity_set.change_date
 
 
 def company_scoped_sets(model: ServiceModel) -> list[EntitySet]:
@@ -118,8 +114,7 @@ def stream_name(api: ApiRoute, set_name: str, taken: set[str]) -> str:
     """Keep BC's set name; prefix a custom API's set with its route only when the name is taken."""
     if api.is_standard or set_name not in taken:
         return set_name
-    prefix = re.sub(r"[^A-Za-z0-9]+", "_", str(api)).strip("_")
-    return f"{prefix}__{set_name}"
+    return f"{api.slug}__{set_name}"
 
 
 def build_specs(models: dict[ApiRoute, ServiceModel]) -> list[StreamSpec]:

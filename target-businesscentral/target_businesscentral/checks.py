@@ -19,14 +19,14 @@ if TYPE_CHECKING:
 
     from businesscentral_api.metadata import Property
 
-__all__ = ["checker_for", "same_value"]
+__all__ = ["GUID", "checker_for", "instant", "same_value"]
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NUMBER_TYPES = frozenset({"Edm.Decimal", "Edm.Double", "Edm.Single"})
 _INTEGER_TYPES = frozenset({"Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte", "Edm.SByte"})
-_EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
-_EMPTY = frozenset({"", "0001-01-01", "0001-01-01T00:00:00Z", _EMPTY_GUID})
+_EMPTYGUID = "00000000-0000-0000-0000-000000000000"
+_EMPTY = frozenset({"", "0001-01-01", "0001-01-01T00:00:00Z", _EMPTYGUID})
 
 
 def checker_for(prop: Property) -> Callable[[Any], str | None]:  # noqa: C901, PLR0911
@@ -52,7 +52,7 @@ def checker_for(prop: Property) -> Callable[[Any], str | None]:  # noqa: C901, P
         return _wrap(prop, check_string)
     if type_name == "Edm.Guid":
         return _wrap(
-            prop, lambda v: None if isinstance(v, str) and _GUID.match(v) else "is not a GUID"
+            prop, lambda v: None if isinstance(v, str) and GUID.match(v) else "is not a GUID"
         )
     if type_name in _NUMBER_TYPES:
         return _wrap(prop, _check_number)
@@ -124,7 +124,7 @@ def same_value(type_name: str, ours: Any, theirs: Any) -> bool:  # noqa: ANN401,
         return str(ours).lower() == str(theirs).lower()
     if type_name == "Edm.DateTimeOffset":
         try:
-            return _instant(str(ours)) == _instant(str(theirs))
+            return instant(str(ours)) == instant(str(theirs))
         except ValueError:
             return False
     return bool(ours == theirs)
@@ -134,6 +134,7 @@ def _empty(value: Any) -> bool:  # noqa: ANN401
     return value is None or (isinstance(value, str) and value in _EMPTY)
 
 
-def _instant(text: str) -> dt.datetime:
+def instant(text: str) -> dt.datetime:
+    """A BC or record datetime as an aware instant (naive text is read as UTC)."""
     parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from businesscentral_api.metadata import CHANGE_DATE_FIELDS
+
 if TYPE_CHECKING:
     from businesscentral_api.metadata import EntitySet, Property, ServiceModel
 
-__all__ = ["CHANGE_DATE_FIELDS", "WriteModel", "write_model"]
+__all__ = ["WriteModel", "write_model"]
 
-CHANGE_DATE_FIELDS = ("lastModifiedDateTime", "lastModfiedDateTime", "systemModifiedAt")
 _DOCUMENT_TOTALS = frozenset(
     {
         "status",
@@ -159,7 +160,7 @@ def write_model(
         insertable=writable,
         updatable=updatable,
         natural_key=key,
-        change_date=next((f for f in CHANGE_DATE_FIELDS if f in properties), None),
+        change_date=entity_set.change_date,
         lines=lines,
         lines_of=lines_of,
     )
@@ -179,7 +180,7 @@ def _default_natural_key(entity_set: EntitySet, lines_of: LinesOf | None) -> tup
 def _lines_of(model: ServiceModel, set_name: str) -> LinesOf | None:
     """The one header set with a change date whose collection navigation of this name holds it."""
     entity_set = model.entity_sets.get(set_name)
-    if entity_set is None or any(f in entity_set.properties for f in CHANGE_DATE_FIELDS):
+    if entity_set is None or entity_set.change_date is not None:
         return None
     parent_field = PARENT_FIELDS.get(set_name, "documentId")
     if parent_field not in entity_set.properties:
@@ -188,7 +189,7 @@ def _lines_of(model: ServiceModel, set_name: str) -> LinesOf | None:
         header
         for header in model.entity_sets.values()
         if header.name != "companies"  # the parent of every set, not a document
-        and any(f in header.properties for f in CHANGE_DATE_FIELDS)
+        and header.change_date is not None
         and (navigation := header.navigations.get(set_name)) is not None
         and navigation.is_collection
         and navigation.target_type == entity_set.entity_type.qualified_name

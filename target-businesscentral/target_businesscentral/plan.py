@@ -7,15 +7,13 @@ has been changed in BC since (a conflict, never an overwrite unless asked).
 
 from __future__ import annotations
 
-import datetime as dt
 import decimal
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from businesscentral_api.odata import guid_literal, key_segment
 
-from target_businesscentral.checks import same_value
+from target_businesscentral.checks import GUID, instant, same_value
 from target_businesscentral.ledger import Rejection
 
 if TYPE_CHECKING:
@@ -27,7 +25,6 @@ __all__ = ["ACTIONS", "ETAG", "Done", "Item", "Write", "complete_key", "norm", "
 
 ETAG = "@odata.etag"
 ACTIONS = ("upsert", "create", "update", "delete")
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 @dataclass
@@ -181,7 +178,7 @@ def _conflict(item: Item, found: dict[str, Any]) -> Rejection | None:
     change_field = item.model.change_date
     if not stale and item.etag is None and item.change_date and change_field:
         theirs = found.get(change_field)
-        stale = bool(theirs) and _instant(str(theirs)) > _instant(item.change_date)
+        stale = bool(theirs) and instant(str(theirs)) > instant(item.change_date)
     if not stale:
         return None
     return Rejection(
@@ -204,11 +201,6 @@ def _row_path(item: Item, found: dict[str, Any]) -> str:
     return item.entity_path(found[item.model.key_field])
 
 
-def _instant(text: str) -> dt.datetime:
-    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
-
-
 def complete_key(key: tuple[Any, ...]) -> bool:
     """A natural key identifies a record only when none of its values is missing or blank."""
     return bool(key) and all(value not in (None, "") for value in key)
@@ -217,7 +209,7 @@ def complete_key(key: tuple[Any, ...]) -> bool:
 def norm(value: object) -> str:
     """A natural-key value as compared: GUIDs without case, text as is, numbers by value."""
     if isinstance(value, str):
-        return value.lower() if _GUID.match(value) else value
+        return value.lower() if GUID.match(value) else value
     if isinstance(value, (int, decimal.Decimal)) and not isinstance(value, bool):
         return str(decimal.Decimal(value).normalize())
     return str(value)

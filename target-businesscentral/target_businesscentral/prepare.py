@@ -11,8 +11,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from businesscentral_api.metadata import CHANGE_DATE_FIELDS
+
 from target_businesscentral.checks import checker_for
-from target_businesscentral.entities import CHANGE_DATE_FIELDS, reference_fields
+from target_businesscentral.entities import reference_fields
 from target_businesscentral.ledger import Rejection
 from target_businesscentral.plan import ETAG, Item, complete_key
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
@@ -199,7 +198,7 @@ class TargetBusinessCentral(Target):
             if set_name in self.model(route).entity_sets:
                 return route, set_name
         for route in self._custom_apis:  # the tap's name for a custom set whose name was taken
-            prefix = re.sub(r"[^A-Za-z0-9]+", "_", str(route)).strip("_") + "__"
+            prefix = f"{route.slug}__"
             if stream.startswith(prefix) and stream[len(prefix) :] in self.model(route).entity_sets:
                 return route, stream[len(prefix) :]
         return None

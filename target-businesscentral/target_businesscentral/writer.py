@@ -20,6 +20,7 @@ from businesscentral_api.errors import (
     BusinessCentralError,
     OutcomeUnknownError,
 )
+from businesscentral_api.http import is_deadlock
 
 from target_businesscentral.ledger import Rejection
 from target_businesscentral.lookup import Lookup, assign_found, lookup_operations, rows_of
@@ -219,7 +220,7 @@ class WriteEngine:
         error = result.error(operation)
         if result.status in _CONFLICT_STATUSES and error.code == "Request_EntityChanged":
             return self._conflict(item, error)
-        if result.status in _NOT_RUN_STATUSES or _is_deadlock(error):
+        if result.status in _NOT_RUN_STATUSES or is_deadlock(error):
             self._pause = max(self._pause, _retry_after(result) or 1.0)
             return self._again(item, write.operation, error, sent=None)
         if result.status in _UNKNOWN_STATUSES:
@@ -344,7 +345,7 @@ def _transient(result: BatchResult, lookup: Lookup) -> bool:
     status = result.status
     if status in _NOT_RUN_STATUSES or status in _UNKNOWN_STATUSES:
         return True
-    return _is_deadlock(result.error(lookup.operation))
+    return is_deadlock(result.error(lookup.operation))
 
 
 def _retry_after(result: BatchResult) -> float | None:
@@ -353,7 +354,3 @@ def _retry_after(result: BatchResult) -> float | None:
         return min(float(value), MAX_RETRY_AFTER) if value else None
     except ValueError:
         return None
-
-
-def _is_deadlock(error: BusinessCentralError) -> bool:
-    return error.status == 409 and "deadlock" in error.message.lower()  # noqa: PLR2004
