@@ -8,18 +8,18 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 
-from businesscentral_emulator.api_http import ApiEndpoints
-from businesscentral_emulator.entra_http import entra_routes
-from businesscentral_emulator.faults import FaultMiddleware, Faults
+from businesscentral_emulator.chaos.faults import FaultMiddleware, Faults
+from businesscentral_emulator.entra.http import entra_routes
 from businesscentral_emulator.hooks import Hooks
+from businesscentral_emulator.odata.http import ApiEndpoints
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, MutableMapping
 
-    from businesscentral_emulator.backend import Backend, Counters
-    from businesscentral_emulator.entra import EntraService
-    from businesscentral_emulator.limits import LimitSettings
-    from businesscentral_emulator.writes import WriteSettings
+    from businesscentral_emulator.chaos.limits import LimitSettings
+    from businesscentral_emulator.entra.service import EntraService
+    from businesscentral_emulator.rules.writes import WriteSettings
+    from businesscentral_emulator.store.backend import Backend, Counters
 
     Scope = MutableMapping[str, Any]
     Message = MutableMapping[str, Any]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import requests
 
-from businesscentral_emulator.faults import FaultRule
-from businesscentral_emulator.limits import LimitSettings
+from businesscentral_emulator.chaos.faults import FaultRule
+from businesscentral_emulator.chaos.limits import LimitSettings
 from businesscentral_emulator.process import client_credentials_token
 from businesscentral_emulator.server import Emulator, EmulatorConfig
 

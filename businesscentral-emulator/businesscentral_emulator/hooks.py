@@ -22,18 +22,18 @@ import msgspec
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from businesscentral_emulator.errors import BusinessCentralError
-from businesscentral_emulator.faults import FaultPlan, Faults
-from businesscentral_emulator.values import format_datetime, to_stored
+from businesscentral_emulator.chaos.faults import FaultPlan, Faults
+from businesscentral_emulator.odata.errors import BusinessCentralError
+from businesscentral_emulator.odata.values import format_datetime, to_stored
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from starlette.requests import Request
 
-    from businesscentral_emulator.api_http import ApiEndpoints
-    from businesscentral_emulator.backend import Backend
-    from businesscentral_emulator.entra import EntraService
+    from businesscentral_emulator.entra.service import EntraService
+    from businesscentral_emulator.odata.http import ApiEndpoints
+    from businesscentral_emulator.store.backend import Backend
 
 
 class EditRequest(msgspec.Struct, forbid_unknown_fields=True):

@@ -22,12 +22,12 @@ import uvicorn
 from typing_extensions import Self
 
 from businesscentral_emulator.app import create_app
-from businesscentral_emulator.backend import Backend
-from businesscentral_emulator.entra import EntraConfig, EntraService
-from businesscentral_emulator.faults import FaultPlan, FaultRule, Latency
-from businesscentral_emulator.limits import LimitSettings
+from businesscentral_emulator.chaos.faults import FaultPlan, FaultRule, Latency
+from businesscentral_emulator.chaos.limits import LimitSettings
+from businesscentral_emulator.entra.service import EntraConfig, EntraService
+from businesscentral_emulator.rules.writes import WriteSettings
+from businesscentral_emulator.store.backend import Backend
 from businesscentral_emulator.tls import generate_tls_files
-from businesscentral_emulator.writes import WriteSettings
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 import requests
-from businesscentral_emulator.seed import company_names, default_companies
+from businesscentral_emulator.seed.populate import company_names, default_companies
 
 SETS = ("customers", "items", "generalLedgerEntries", "salesInvoices", "salesInvoiceLines")
 

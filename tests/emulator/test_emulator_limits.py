@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import requests
-from businesscentral_emulator.limits import LimitSettings
+from businesscentral_emulator.chaos.limits import LimitSettings
 
 OPEN = {
     "requests_per_window": 6000,

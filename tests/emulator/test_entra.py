@@ -23,14 +23,14 @@ import msal
 import pytest
 import requests
 import uvicorn
-from businesscentral_emulator.entra import (
+from businesscentral_emulator.entra.http import entra_routes
+from businesscentral_emulator.entra.service import (
     BC_RESOURCE,
     AccessTokenError,
     EntraConfig,
     EntraError,
     EntraService,
 )
-from businesscentral_emulator.entra_http import entra_routes
 from businesscentral_emulator.tls import generate_tls_files
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization

@@ -21,8 +21,8 @@ import sqlite3
 from typing import Any
 
 import pytest
-from businesscentral_emulator.edmx import EntityType, standard_api
-from businesscentral_emulator.query import (
+from businesscentral_emulator.odata.edmx import EntityType, standard_api
+from businesscentral_emulator.odata.query import (
     NOT_IMPLEMENTED,
     OR_ACROSS_FIELDS,
     OrderBy,
@@ -31,8 +31,8 @@ from businesscentral_emulator.query import (
     order_terms,
     parse_query_options,
 )
-from businesscentral_emulator.store import quote
-from businesscentral_emulator.values import SQL_TYPE, empty_value
+from businesscentral_emulator.odata.values import SQL_TYPE, empty_value
+from businesscentral_emulator.store.sqlite import quote
 
 API = standard_api()
 CUSTOMER = API.entity_types["customer"]

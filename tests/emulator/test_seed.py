@@ -11,17 +11,17 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from businesscentral_emulator.edmx import ApiModel, parse_edmx, standard_api
-from businesscentral_emulator.seed import CompanySpec, default_companies, populate
-from businesscentral_emulator.seed_common import cents_text, new_guid, text_cents
-from businesscentral_emulator.store import Store, table_name
-from businesscentral_emulator.values import EMPTY_DATETIME, EMPTY_GUID, format_decimal
+from businesscentral_emulator.odata.edmx import ApiModel, parse_edmx, standard_api
+from businesscentral_emulator.odata.values import EMPTY_DATETIME, EMPTY_GUID, format_decimal
+from businesscentral_emulator.seed.common import cents_text, new_guid, text_cents
+from businesscentral_emulator.seed.populate import CompanySpec, default_companies, populate
+from businesscentral_emulator.store.sqlite import Store, table_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from businesscentral_emulator.edmx import Property
+    from businesscentral_emulator.odata.edmx import Property
 
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -461,7 +461,7 @@ def test_custom_api_gets_generic_rows_with_resolved_references(
 
 
 def test_bundled_custom_api_is_filled(tmp_path: Path) -> None:
-    from businesscentral_emulator.edmx import bundled_edmx  # noqa: PLC0415
+    from businesscentral_emulator.odata.edmx import bundled_edmx  # noqa: PLC0415
 
     try:
         custom = parse_edmx(bundled_edmx("custom-contoso-sales-v1.0.xml"), "contoso/sales/v1.0")

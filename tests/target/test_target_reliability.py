@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from businesscentral_emulator.limits import LimitSettings
+from businesscentral_emulator.chaos.limits import LimitSettings
 from target.conftest import rows_by
 from target.target_runner import messages_for, run_target, target_config
 

@@ -15,12 +15,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from businesscentral_emulator.errors import BusinessCentralError
+from businesscentral_emulator.odata.errors import BusinessCentralError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from businesscentral_emulator.backend import Counters
+    from businesscentral_emulator.store.backend import Counters
 
 
 @dataclass

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from businesscentral_emulator.errors import BusinessCentralError
-from businesscentral_emulator.store import quote, table_name
+from businesscentral_emulator.odata.errors import BusinessCentralError
+from businesscentral_emulator.store.sqlite import quote, table_name
 
 if TYPE_CHECKING:
-    from businesscentral_emulator.edmx import ApiModel
-    from businesscentral_emulator.store import Store
+    from businesscentral_emulator.odata.edmx import ApiModel
+    from businesscentral_emulator.store.sqlite import Store
 
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 

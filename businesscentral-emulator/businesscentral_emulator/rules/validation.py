@@ -13,11 +13,11 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from businesscentral_emulator.errors import BusinessCentralError
-from businesscentral_emulator.values import to_stored
+from businesscentral_emulator.odata.errors import BusinessCentralError
+from businesscentral_emulator.odata.values import to_stored
 
 if TYPE_CHECKING:
-    from businesscentral_emulator.edmx import ApiModel, EntitySet, Property
+    from businesscentral_emulator.odata.edmx import ApiModel, EntitySet, Property
 
 _ENCODED = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

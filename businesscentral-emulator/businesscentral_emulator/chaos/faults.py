@@ -33,12 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from businesscentral_emulator.errors import BusinessCentralError
+from businesscentral_emulator.odata.errors import BusinessCentralError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, MutableMapping
 
-    from businesscentral_emulator.backend import Counters
+    from businesscentral_emulator.store.backend import Counters
 
     Scope = MutableMapping[str, Any]
     Message = MutableMapping[str, Any]

@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from businesscentral_emulator.errors import BusinessCentralError
-from businesscentral_emulator.writes import transaction
+from businesscentral_emulator.odata.errors import BusinessCentralError
+from businesscentral_emulator.rules.writes import transaction
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from starlette.responses import Response
 
-    from businesscentral_emulator.backend import Counters
-    from businesscentral_emulator.store import Store
+    from businesscentral_emulator.store.backend import Counters
+    from businesscentral_emulator.store.sqlite import Store
 
 _KEPT_HEADERS = ("location", "content-type", "odata-version", "retry-after", "preference-applied")
 

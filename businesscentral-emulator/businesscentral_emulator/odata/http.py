@@ -22,21 +22,21 @@ from starlette.datastructures import URL, QueryParams
 from starlette.responses import Response
 from starlette.routing import Route
 
-from businesscentral_emulator.batch import Operation, run_batch
-from businesscentral_emulator.entra import AccessTokenError
-from businesscentral_emulator.errors import BusinessCentralError, not_found_segment
-from businesscentral_emulator.limits import LimitError, Limits, LimitSettings
-from businesscentral_emulator.paths import check_company, resolve
-from businesscentral_emulator.query import QueryError, parse_query_options
-from businesscentral_emulator.reader import MAX_PAGE_SIZE
-from businesscentral_emulator.writes import Writer, WriteSettings
+from businesscentral_emulator.chaos.limits import LimitError, Limits, LimitSettings
+from businesscentral_emulator.entra.service import AccessTokenError
+from businesscentral_emulator.odata.batch import Operation, run_batch
+from businesscentral_emulator.odata.errors import BusinessCentralError, not_found_segment
+from businesscentral_emulator.odata.paths import check_company, resolve
+from businesscentral_emulator.odata.query import QueryError, parse_query_options
+from businesscentral_emulator.rules.writes import Writer, WriteSettings
+from businesscentral_emulator.store.reader import MAX_PAGE_SIZE
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from businesscentral_emulator.backend import Backend, Counters, Environment
-    from businesscentral_emulator.edmx import ApiModel
-    from businesscentral_emulator.entra import EntraService
+    from businesscentral_emulator.entra.service import EntraService
+    from businesscentral_emulator.odata.edmx import ApiModel
+    from businesscentral_emulator.store.backend import Backend, Counters, Environment
 
 JSON_TYPE = "application/json; odata.metadata=minimal; odata.streaming=true"
 _MAXPAGESIZE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)")

@@ -12,12 +12,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from businesscentral_emulator.edmx import ApiModel, bundled_edmx, parse_edmx, standard_api
-from businesscentral_emulator.errors import BusinessCentralError
-from businesscentral_emulator.reader import Reader
-from businesscentral_emulator.seed import CompanySpec, default_companies, populate
-from businesscentral_emulator.store import Store, quote, table_name
-from businesscentral_emulator.values import format_datetime
+from businesscentral_emulator.odata.edmx import ApiModel, bundled_edmx, parse_edmx, standard_api
+from businesscentral_emulator.odata.errors import BusinessCentralError
+from businesscentral_emulator.odata.values import format_datetime
+from businesscentral_emulator.seed.populate import CompanySpec, default_companies, populate
+from businesscentral_emulator.store.reader import Reader
+from businesscentral_emulator.store.sqlite import Store, quote, table_name
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

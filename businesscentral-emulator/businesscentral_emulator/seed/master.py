@@ -10,8 +10,9 @@ from __future__ import annotations
 import unicodedata
 from typing import TYPE_CHECKING
 
-from businesscentral_emulator import seed_data as data
-from businesscentral_emulator.seed_common import (
+from businesscentral_emulator.odata.values import EMPTY_DATE, EMPTY_GUID
+from businesscentral_emulator.seed import data
+from businesscentral_emulator.seed.common import (
     DAY_MS,
     SPAN_MS,
     CompanyContext,
@@ -22,7 +23,6 @@ from businesscentral_emulator.seed_common import (
     fit,
     new_guid,
 )
-from businesscentral_emulator.values import EMPTY_DATE, EMPTY_GUID
 
 if TYPE_CHECKING:
     import random

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from businesscentral_emulator import seed_data as data
-from businesscentral_emulator.seed_common import (
+from businesscentral_emulator.odata.values import EMPTY_GUID
+from businesscentral_emulator.seed import data
+from businesscentral_emulator.seed.common import (
     DAY_MS,
     SPAN_MS,
     CompanyContext,
@@ -22,14 +23,13 @@ from businesscentral_emulator.seed_common import (
     format_ms,
     new_guid,
 )
-from businesscentral_emulator.seed_master import party_name
-from businesscentral_emulator.values import EMPTY_GUID
+from businesscentral_emulator.seed.master import party_name
 
 if TYPE_CHECKING:
     import random
     from collections.abc import Iterator, Mapping
 
-    from businesscentral_emulator.edmx import ApiModel, EntitySet, Property
+    from businesscentral_emulator.odata.edmx import ApiModel, EntitySet, Property
 
 # Rows a generic set gets at scale 1, unless a reference in its key decides.
 GENERIC_BASE = 10.0

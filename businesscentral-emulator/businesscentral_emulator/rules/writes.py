@@ -13,22 +13,22 @@ from dataclasses import dataclass
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
-from businesscentral_emulator import documents as docs
-from businesscentral_emulator.errors import BusinessCentralError, record_not_found
-from businesscentral_emulator.paths import Target
-from businesscentral_emulator.query import QueryOptions
-from businesscentral_emulator.references import resolve_references
-from businesscentral_emulator.store import quote, table_name
-from businesscentral_emulator.validation import check_required, convert_body
-from businesscentral_emulator.values import empty_value
+from businesscentral_emulator.odata.errors import BusinessCentralError, record_not_found
+from businesscentral_emulator.odata.paths import Target
+from businesscentral_emulator.odata.query import QueryOptions
+from businesscentral_emulator.odata.values import empty_value
+from businesscentral_emulator.rules import documents as docs
+from businesscentral_emulator.rules.references import resolve_references
+from businesscentral_emulator.rules.validation import check_required, convert_body
+from businesscentral_emulator.store.sqlite import quote, table_name
 
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Iterator
 
-    from businesscentral_emulator.edmx import ApiModel, EntitySet
-    from businesscentral_emulator.reader import Reader
-    from businesscentral_emulator.store import Store
+    from businesscentral_emulator.odata.edmx import ApiModel, EntitySet
+    from businesscentral_emulator.store.reader import Reader
+    from businesscentral_emulator.store.sqlite import Store
 
 _savepoints = count(1)
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")

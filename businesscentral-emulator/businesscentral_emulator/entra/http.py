@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from businesscentral_emulator.entra import AuthorizeRedirect, EntraError, EntraService
+from businesscentral_emulator.entra.service import AuthorizeRedirect, EntraError, EntraService
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -12,11 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from businesscentral_emulator import seed_data as data
-from businesscentral_emulator import seed_documents as documents
-from businesscentral_emulator import seed_finance as finance
-from businesscentral_emulator import seed_master as master
-from businesscentral_emulator.seed_common import (
+from businesscentral_emulator.seed import data, documents, finance, master
+from businesscentral_emulator.seed.common import (
     DAY_MS,
     SPAN_MS,
     CompanyContext,
@@ -27,14 +24,14 @@ from businesscentral_emulator.seed_common import (
     format_ms,
     new_guid,
 )
-from businesscentral_emulator.seed_generic import dependencies, generic_rows
+from businesscentral_emulator.seed.generic import dependencies, generic_rows
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from datetime import datetime
 
-    from businesscentral_emulator.edmx import ApiModel, EntitySet
-    from businesscentral_emulator.store import Store
+    from businesscentral_emulator.odata.edmx import ApiModel, EntitySet
+    from businesscentral_emulator.store.sqlite import Store
 
 SYSTEM_VERSION = "26.0.30643.32100"
 COMPANY_NAMES = ("CRONUS USA, Inc.", "CRONUS International Ltd.")

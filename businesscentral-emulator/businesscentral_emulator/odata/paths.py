@@ -10,12 +10,12 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from businesscentral_emulator.errors import BusinessCentralError, not_found_segment
-from businesscentral_emulator.store import quote, table_name
+from businesscentral_emulator.odata.errors import BusinessCentralError, not_found_segment
+from businesscentral_emulator.store.sqlite import quote, table_name
 
 if TYPE_CHECKING:
-    from businesscentral_emulator.edmx import ApiModel, EntitySet, Navigation
-    from businesscentral_emulator.store import Store
+    from businesscentral_emulator.odata.edmx import ApiModel, EntitySet, Navigation
+    from businesscentral_emulator.store.sqlite import Store
 
 _SEGMENT = re.compile(r"^(?P<name>[A-Za-z_][\w.]*)(?:\((?P<key>[^()]*)\))?$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")

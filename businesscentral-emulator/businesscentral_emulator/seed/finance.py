@@ -12,8 +12,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from businesscentral_emulator import seed_data as data
-from businesscentral_emulator.seed_common import (
+from businesscentral_emulator.odata.values import EMPTY_DATETIME, EMPTY_GUID, format_decimal
+from businesscentral_emulator.seed import data
+from businesscentral_emulator.seed.common import (
     DAY_MS,
     SPAN_MS,
     CompanyContext,
@@ -24,8 +25,7 @@ from businesscentral_emulator.seed_common import (
     format_ms,
     new_guid,
 )
-from businesscentral_emulator.seed_master import by_code
-from businesscentral_emulator.values import EMPTY_DATETIME, EMPTY_GUID, format_decimal
+from businesscentral_emulator.seed.master import by_code
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from businesscentral_emulator.errors import BusinessCentralError, record_not_found
-from businesscentral_emulator.query import OrderBy, QueryOptions, compile_filter, order_terms
-from businesscentral_emulator.store import quote, table_name
-from businesscentral_emulator.values import wire_converter
+from businesscentral_emulator.odata.errors import BusinessCentralError, record_not_found
+from businesscentral_emulator.odata.query import OrderBy, QueryOptions, compile_filter, order_terms
+from businesscentral_emulator.odata.values import wire_converter
+from businesscentral_emulator.store.sqlite import quote, table_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from businesscentral_emulator.edmx import ApiModel, EntitySet, EntityType
-    from businesscentral_emulator.paths import Target
-    from businesscentral_emulator.query import ExpandItem
-    from businesscentral_emulator.store import Store
+    from businesscentral_emulator.odata.edmx import ApiModel, EntitySet, EntityType
+    from businesscentral_emulator.odata.paths import Target
+    from businesscentral_emulator.odata.query import ExpandItem
+    from businesscentral_emulator.store.sqlite import Store
 
 MAX_PAGE_SIZE = 20_000
 _IN_CHUNK = 500

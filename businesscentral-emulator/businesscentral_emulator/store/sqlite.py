@@ -16,13 +16,13 @@ import threading
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
-from businesscentral_emulator.values import SQL_TYPE, empty_value
+from businesscentral_emulator.odata.values import SQL_TYPE, empty_value
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
 
-    from businesscentral_emulator.edmx import ApiModel, EntitySet
+    from businesscentral_emulator.odata.edmx import ApiModel, EntitySet
 
 _ETAG_MULTIPLIER = 2654435761  # odd and not a multiple of 5: a bijection modulo 10**20
 _ETAG_MODULUS = 10**20

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from businesscentral_emulator import seed_data as data
-from businesscentral_emulator.seed_common import (
+from businesscentral_emulator.odata.values import EMPTY_DATE, EMPTY_GUID
+from businesscentral_emulator.seed import data
+from businesscentral_emulator.seed.common import (
     DAY_MS,
     CompanyContext,
     Row,
@@ -21,8 +22,7 @@ from businesscentral_emulator.seed_common import (
     format_ms,
     new_guid,
 )
-from businesscentral_emulator.seed_master import by_code
-from businesscentral_emulator.values import EMPTY_DATE, EMPTY_GUID
+from businesscentral_emulator.seed.master import by_code
 
 if TYPE_CHECKING:
     import random

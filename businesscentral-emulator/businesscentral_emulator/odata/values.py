@@ -26,7 +26,7 @@ import msgspec
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from businesscentral_emulator.edmx import Property
+    from businesscentral_emulator.odata.edmx import Property
 
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 EMPTY_DATE = "0001-01-01"

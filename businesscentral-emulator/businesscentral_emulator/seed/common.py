@@ -12,13 +12,13 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from businesscentral_emulator.values import EMPTY_DATETIME
+from businesscentral_emulator.odata.values import EMPTY_DATETIME
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from businesscentral_emulator.edmx import ApiModel, EntitySet
-    from businesscentral_emulator.store import Store
+    from businesscentral_emulator.odata.edmx import ApiModel, EntitySet
+    from businesscentral_emulator.store.sqlite import Store
 
 Row = dict[str, Any]
 

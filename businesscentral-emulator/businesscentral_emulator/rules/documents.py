@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from businesscentral_emulator.errors import BusinessCentralError
-from businesscentral_emulator.store import quote, table_name
-from businesscentral_emulator.values import format_datetime, format_decimal
+from businesscentral_emulator.odata.errors import BusinessCentralError
+from businesscentral_emulator.odata.values import format_datetime, format_decimal
+from businesscentral_emulator.store.sqlite import quote, table_name
 
 if TYPE_CHECKING:
-    from businesscentral_emulator.edmx import ApiModel
-    from businesscentral_emulator.store import Store
+    from businesscentral_emulator.odata.edmx import ApiModel
+    from businesscentral_emulator.store.sqlite import Store
 
 _CENT = Decimal("0.01")
 _TRAILING_DIGITS = re.compile(r"(\d+)(\D*)$")

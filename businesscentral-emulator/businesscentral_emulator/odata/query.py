@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from businesscentral_emulator.filter_parser import (
+from businesscentral_emulator.odata.filter_parser import (
     SYNTAX_ERROR,
     TOO_DEEP,
     Call,
@@ -30,14 +30,14 @@ from businesscentral_emulator.filter_parser import (
     Value,
     parse_filter,
 )
-from businesscentral_emulator.store import quote
-from businesscentral_emulator.values import empty_value
+from businesscentral_emulator.odata.values import empty_value
+from businesscentral_emulator.store.sqlite import quote
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from businesscentral_emulator.edmx import ApiModel, EntityType, Property
-    from businesscentral_emulator.filter_parser import Node
+    from businesscentral_emulator.odata.edmx import ApiModel, EntityType, Property
+    from businesscentral_emulator.odata.filter_parser import Node
 
 NOT_IMPLEMENTED = "BadRequest_MethodNotImplemented"
 OR_ACROSS_FIELDS = "The 'OR' operator is not supported on distinct fields on an OData filter."

@@ -1,0 +1,1 @@
+"""The OData protocol as BC speaks it: EDMX model, paths, query options, values, errors, $batch."""

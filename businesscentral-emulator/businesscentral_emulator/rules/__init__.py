@@ -1,0 +1,1 @@
+"""BC's business rules on writes, per entity set: validation, references, documents, writes."""

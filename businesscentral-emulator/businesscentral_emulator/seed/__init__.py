@@ -1,0 +1,1 @@
+"""Deterministic CRONUS-like data for every entity set."""
