@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from businesscentral_api.errors import BusinessCentralError, ConfigurationError
 from singer_sdk.sinks import BatchSink
 
 from target_businesscentral.bad_input import json_safe
@@ -97,6 +98,8 @@ def _prepare(preparer: RecordPreparer, record: dict[str, Any]) -> Item | Rejecti
     """
     try:
         return preparer.prepare(record)
+    except (ConfigurationError, BusinessCentralError):
+        raise  # a setting or BC itself is wrong: every record would fail, so the run stops
     except Exception as exc:  # noqa: BLE001 - one record's surprise must not end the run
         return Rejection(
             "validate", f"the record could not be checked: {type(exc).__name__}: {exc}"

@@ -247,6 +247,9 @@ class TargetBusinessCentral(Target):
     def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
         """Refuse a SCHEMA whose parts have the wrong shape before the SDK trips over them.
 
+        A schema without ``properties`` (``{"type": "object"}``, any object) is taken as one
+        that declares none: records are checked against ``$metadata``, not against the SCHEMA.
+
         Raises:
             InvalidInputLine: The stream, schema or key properties are malformed (the reader
                 rejects the line and reads on).
@@ -258,8 +261,10 @@ class TargetBusinessCentral(Target):
         problem = None
         if not isinstance(stream, str) or not stream:
             problem = "is a SCHEMA message whose stream is not a name"
-        elif not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
-            problem = f"is a SCHEMA of stream {stream!r} without an object of properties"
+        elif not isinstance(schema, dict):
+            problem = f"is a SCHEMA of stream {stream!r} whose schema is not a JSON object"
+        elif not isinstance(schema.setdefault("properties", {}), dict):
+            problem = f"is a SCHEMA of stream {stream!r} whose properties are not a JSON object"
         elif keys is not None and not (
             isinstance(keys, list) and all(isinstance(k, str) for k in keys)
         ):

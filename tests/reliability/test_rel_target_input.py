@@ -41,12 +41,14 @@ def _customer(bc: RunningEmulator, no: str, /, **fields: Any) -> dict[str, Any]:
     return {"type": "RECORD", "stream": "customers", "record": {**record, **fields}}
 
 
-def _around(bc: RunningEmulator, bad: bytes, *, first: bytes = b"") -> bytes:
+def _around(
+    bc: RunningEmulator, bad: bytes, *, first: bytes = b"", schema: dict[str, Any] | None = None
+) -> bytes:
     """SCHEMA, a good record and STATE, then ``bad``, then a good record and STATE."""
     return b"".join(
         [
             first,
-            _line(schema_message("customers")),
+            _line(schema or schema_message("customers")),
             _line(_customer(bc, "IN-1")),
             _line(STATE_1),
             bad,
@@ -174,7 +176,7 @@ def test_malformed_messages_are_rejected_with_what_they_lack(
     bad = [
         {"type": "RECORD", "stream": "customers"},
         {"type": "RECORD", "stream": "customers", "record": [1, 2]},
-        {"type": "SCHEMA", "stream": "vendors", "schema": {"type": "object"}},
+        {"type": "SCHEMA", "stream": "vendors", "schema": ["id"]},
         {"type": "STATE"},
         {"stream": "customers"},
         [1, 2, 3],
@@ -185,11 +187,19 @@ def test_malformed_messages_are_rejected_with_what_they_lack(
     assert messages == [
         "input line 4 is a RECORD message without 'record'",
         "input line 5 is a RECORD of stream 'customers' whose record is not a JSON object",
-        "input line 6 is a SCHEMA of stream 'vendors' without an object of properties",
+        "input line 6 is a SCHEMA of stream 'vendors' whose schema is not a JSON object",
         "input line 7 is a STATE message without 'value'",
         "input line 8 has no message type",
         "input line 9 is not a JSON object",
     ]
+
+
+def test_a_schema_without_properties_is_taken(bc: RunningEmulator, tmp_path: Path) -> None:
+    """Records are checked against $metadata, so ``{"type": "object"}`` is schema enough."""
+    schemaless = {"type": "SCHEMA", "stream": "customers", "schema": {"type": "object"}}
+    run = _run(bc, tmp_path, _around(bc, b"", schema=schemaless))
+    _assert_rest_written(bc, run, status=0)
+    assert run.rejected == []
 
 
 def test_a_record_before_its_schema_is_rejected_whole(bc: RunningEmulator, tmp_path: Path) -> None:
