@@ -50,7 +50,7 @@ class BadInput:
             record["characters"] = len(text)
         message = f"input line {number} {reason}"
         self.ledger.reject(INPUT_STREAM, record, Rejection("read", message))
-        self._log(f"Rejected {message}")
+        self._log(message)
 
     def record_without_schema(self, number: int, stream: str, record: dict[str, Any]) -> None:
         """Reject a record of a stream that has had no SCHEMA yet (logged once per stream)."""
@@ -58,12 +58,14 @@ class BadInput:
         self.ledger.reject(stream, json_safe(record), Rejection("read", message))
         if stream not in self._streams_without_schema:
             self._streams_without_schema.add(stream)
-            self._log(f"Rejected {message} (and every such record of the stream)")
+            self._log(f"{message} (this and every such record of the stream are rejected)")
 
     def _log(self, text: str) -> None:
         self.problems += 1
         if self.problems <= LOGGED_PROBLEMS:
-            self.logger.warning("%s; see %s", text, self.ledger.rejected_path)
+            self.logger.warning(
+                "%s%s; see %s", text[0].upper(), text[1:], self.ledger.rejected_path
+            )
         elif self.problems == LOGGED_PROBLEMS + 1:
             self.logger.warning(
                 "More input problems: they are only in %s", self.ledger.rejected_path

@@ -296,6 +296,16 @@ class TargetBusinessCentral(Target):
         super()._process_record_message(message_dict)
 
     @override
+    def _process_batch_message(self, message_dict: dict[str, Any]) -> None:
+        """BATCH is not among this target's capabilities, so a tap must not send it.
+
+        Raises:
+            InvalidInputLine: Always (the reader rejects the line and reads on).
+        """
+        msg = "is a BATCH message; this target reads RECORD messages (it has no batch capability)"
+        raise InvalidInputLine(msg)
+
+    @override
     def _write_state_message(self, state: dict[str, Any]) -> None:
         """Pass STATE on with its numbers exact (the reader gives decimals, which json rejects)."""
         self.logger.debug("Emitting completed target state")

@@ -96,7 +96,7 @@ def _one_bad_line(run: TargetRun, number: int, reason: str) -> dict[str, Any]:
     assert entry["record"]["line"] == number
     assert entry["operation"] == "read"
     assert entry["message"].startswith(f"input line {number} {reason}"), entry["message"]
-    assert f"Rejected input line {number} {reason}" in run.stderr
+    assert f"Input line {number} {reason}" in run.stderr
     assert run.summary("(input)")["rejected"] == 1
     return entry
 
@@ -180,8 +180,9 @@ def test_malformed_messages_are_rejected_with_what_they_lack(
         {"type": "STATE"},
         {"stream": "customers"},
         [1, 2, 3],
+        {"type": "BATCH", "stream": "customers", "manifest": ["file:///nowhere.jsonl"]},
     ]
-    run = _run(bc, tmp_path, _around(bc, b"".join(_line(m) for m in bad)), max_rejections=6)
+    run = _run(bc, tmp_path, _around(bc, b"".join(_line(m) for m in bad)), max_rejections=7)
     _assert_rest_written(bc, run, status=0)
     messages = [entry["message"] for entry in run.rejected]
     assert messages == [
@@ -191,6 +192,10 @@ def test_malformed_messages_are_rejected_with_what_they_lack(
         "input line 7 is a STATE message without 'value'",
         "input line 8 has no message type",
         "input line 9 is not a JSON object",
+        (
+            "input line 10 is a BATCH message; this target reads RECORD messages"
+            " (it has no batch capability)"
+        ),
     ]
 
 
