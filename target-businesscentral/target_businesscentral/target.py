@@ -309,7 +309,7 @@ class TargetBusinessCentral(Target):
     def _write_state_message(self, state: dict[str, Any]) -> None:
         """Pass STATE on with its numbers exact (the reader gives decimals, which json rejects)."""
         self.logger.debug("Emitting completed target state")
-        sys.stdout.buffer.write(dump_json(state) + b"\n")
+        sys.stdout.write(dump_json(state).decode() + "\n")  # text: stdout may be a StringIO
         sys.stdout.flush()
 
     # -- the end of the run ------------------------------------------------------------------
