@@ -16,6 +16,7 @@ of as an unreadable line.
 
 from __future__ import annotations
 
+import codecs
 import decimal
 import json
 import sys
@@ -33,7 +34,7 @@ else:
     from typing_extensions import override
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
 __all__ = ["BadLineHandler", "InputReader"]
 
@@ -67,7 +68,8 @@ class InputReader(GenericSingerReader[bytes]):
     ) -> Counter[str]:
         """Hand each message to its callback; skip blank lines; pass bad lines to the handler."""
         stats: Counter[str] = Counter()
-        for number, line in enumerate(_as_bytes(file_input or self.default_input), start=1):
+        lines = _without_bom(_as_bytes(file_input or self.default_input))
+        for number, line in enumerate(lines, start=1):
             self.line_number = number
             self._current_message = line
             message = read_message(line)
@@ -171,3 +173,13 @@ def _as_bytes(source: IO[bytes] | IO[str]) -> Iterable[bytes]:
         return
     for line in source:
         yield line if isinstance(line, bytes) else line.encode("utf-8", "surrogateescape")
+
+
+def _without_bom(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines, the first without the UTF-8 byte order mark some Windows tools start with."""
+    iterator = iter(lines)
+    first = next(iterator, None)
+    if first is None:
+        return
+    yield first.removeprefix(codecs.BOM_UTF8)
+    yield from iterator
