@@ -7,13 +7,14 @@ that company's ids, and a line finds its document.
 
 from __future__ import annotations
 
+import decimal
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from businesscentral_api.metadata import CHANGE_DATE_FIELDS
 
-from target_businesscentral.checks import checker_for
+from target_businesscentral.checks import checker_for, instant
 from target_businesscentral.entities import reference_fields
 from target_businesscentral.ledger import Rejection
 from target_businesscentral.plan import ETAG, Item, complete_key
@@ -80,6 +81,13 @@ class RecordPreparer:
             navigation: {name: checker_for(m.properties[name]) for name in m.insertable}
             for navigation, m in target.lines_models.items()
         }
+        # What the planner and the look-up use as they came: an id, a natural key or a change
+        # date that BC could not read would fail a whole batch, so each is checked here too.
+        self.key_checks = {
+            name: checker_for(model.properties[name])
+            for name in {model.key_field, *model.natural_key}
+            if name in model.properties
+        }
         self.known = frozenset(model.properties) | frozenset(model.entity_set.navigations)
         self.references = reference_fields(model.entity_set)
         self._warned: set[str] = set()
@@ -128,10 +136,13 @@ class RecordPreparer:
         problem = _first_problem(self.checks, values, model.name)
         if problem is not None:
             return Rejection("validate", problem)
+        key_values = {**record, **values}
+        refused = self._check_keys(key_values, values, foreign=foreign)
+        if refused is not None:
+            return refused
         nested = self._nested_lines(record, foreign=foreign)
         if isinstance(nested, Rejection):
             return nested
-        key_values = {**record, **values}
         natural_key = tuple(key_values.get(name) for name in model.natural_key)
         action = self.settings.action
         if self.hard_delete and record.get(DELETED_AT):
@@ -154,6 +165,38 @@ class RecordPreparer:
             overwrite=self.overwrite,
         )
 
+    def _check_keys(
+        self, key_values: dict[str, Any], values: dict[str, Any], *, foreign: bool
+    ) -> Rejection | None:
+        """The id, natural key, etag and change date a record is matched by must be readable."""
+        model = self.target.model
+        ignored = {model.key_field} if foreign else set()  # another company's id is not used
+        keys = {
+            name: key_values[name]
+            for name in self.key_checks
+            if name not in values and name not in ignored and key_values.get(name) not in (None, "")
+        }
+        problem = _first_problem(self.key_checks, keys, model.name)
+        if problem is not None:
+            return Rejection("validate", problem)
+        if foreign:
+            return None
+        etag = key_values.get(ETAG)
+        if etag not in (None, "") and not isinstance(etag, str):
+            return Rejection("validate", f"field {ETAG!r} of {model.name} is not a string")
+        for name in CHANGE_DATE_FIELDS:
+            value = key_values.get(name)
+            if not value:  # as _change_date: the first one set is the one compared
+                continue
+            try:
+                instant(str(value))
+            except ValueError:
+                return Rejection(
+                    "validate", _problem(name, model.name, "is not a date-time", value)
+                )
+            break
+        return None
+
     def _drop_foreign_references(self, values: dict[str, Any]) -> None:
         """Another company's ids mean nothing here: BC resolves the number or code instead."""
         lines_of = self.target.model.lines_of
@@ -174,8 +217,16 @@ class RecordPreparer:
             return None
         parent = _text(record.get(lines_of.parent_field))
         if parent is None:
-            if record.get(self.settings.document_key_field) is not None:
+            document_key = record.get(self.settings.document_key_field)
+            if isinstance(document_key, str) or (
+                isinstance(document_key, int) and not isinstance(document_key, bool)
+            ):
                 return None  # found by the header's natural key before writing
+            if document_key is not None:
+                problem = "is not text or a whole number"
+                field = self.settings.document_key_field
+                where = self.target.model.name
+                return Rejection("validate", _problem(field, where, problem, document_key))
             return Rejection(
                 "validate",
                 f"the line has neither {lines_of.parent_field} nor"
@@ -230,9 +281,15 @@ def _first_problem(
     for name, value in values.items():
         problem = checks[name](value)
         if problem is not None:
-            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."  # noqa: PLR2004
-            return f"field {name!r} of {where} {problem} (value {shown})"
+            return _problem(name, where, problem, value)
     return None
+
+
+def _problem(name: str, where: str, problem: str, value: Any) -> str:  # noqa: ANN401
+    """``field 'x' of customers is not a GUID (value 'abc')``, the value cut to 60 characters."""
+    text = str(value) if isinstance(value, decimal.Decimal) else repr(value)
+    shown = text if len(text) <= 60 else text[:57] + "..."  # noqa: PLR2004
+    return f"field {name!r} of {where} {problem} (value {shown})"
 
 
 def _text(value: Any) -> str | None:  # noqa: ANN401

@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from businesscentral_api.errors import BusinessCentralError, ConfigurationError
 from singer_sdk.sinks import BatchSink
 
+from target_businesscentral.bad_input import json_safe
 from target_businesscentral.ledger import Rejection
 
 if sys.version_info >= (3, 12):
@@ -73,16 +75,32 @@ class BusinessCentralSink(BatchSink):
         ledger = target.ledger
         if isinstance(preparer, Rejection):
             for record in records:
-                ledger.reject(self.stream_name, record, preparer)
+                ledger.reject(self.stream_name, json_safe(record), preparer)
             return
         items: list[Item] = []
         for record in records:
-            prepared = preparer.prepare(record)
+            prepared = _prepare(preparer, record)
             if isinstance(prepared, Rejection):
-                ledger.reject(self.stream_name, record, prepared)
+                ledger.reject(self.stream_name, json_safe(record), prepared)
             else:
                 items.append(prepared)
         items = target.documents.find_headers(items, preparer)
         settled = target.engine.run(items)
         target.documents.after_write(settled, preparer)
         self.tally_record_written(len(settled))
+
+
+def _prepare(preparer: RecordPreparer, record: dict[str, Any]) -> Item | Rejection:
+    """The record's item; a record the checks did not foresee is rejected, not fatal to the run.
+
+    Every known problem has its own check and message in ``prepare``; this is the guard for the
+    unforeseen, so that one odd record can never cost the records buffered with it.
+    """
+    try:
+        return preparer.prepare(record)
+    except (ConfigurationError, BusinessCentralError):
+        raise  # a setting or BC itself is wrong: every record would fail, so the run stops
+    except Exception as exc:  # noqa: BLE001 - one record's surprise must not end the run
+        return Rejection(
+            "validate", f"the record could not be checked: {type(exc).__name__}: {exc}"
+        )

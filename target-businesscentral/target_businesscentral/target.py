@@ -12,20 +12,23 @@ from businesscentral_api.cli_errors import plain_errors
 from businesscentral_api.client import BusinessCentralClient
 from businesscentral_api.companies import list_companies
 from businesscentral_api.errors import ConfigurationError
+from businesscentral_api.jsonutil import dump_json
 from businesscentral_api.odata import STANDARD_API, ApiRoute
-from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.helpers.capabilities import (
     TARGET_BATCH_SIZE_ROWS_CONFIG,
     CapabilitiesEnum,
     PluginCapabilities,
 )
+from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.target_base import Target
 
+from target_businesscentral.bad_input import BadInput
 from target_businesscentral.documents import Documents
 from target_businesscentral.entities import write_model
 from target_businesscentral.ledger import Ledger, Rejection
 from target_businesscentral.posting import post_documents
 from target_businesscentral.prepare import RecordPreparer, SetTarget
+from target_businesscentral.reader import InputReader
 from target_businesscentral.settings import CONFIG_SCHEMA, TargetSettings
 from target_businesscentral.sinks import BusinessCentralSink
 from target_businesscentral.writer import WriteEngine
@@ -49,7 +52,7 @@ class TargetBusinessCentral(Target):
     name = "target-businesscentral"
     config_jsonschema = CONFIG_SCHEMA.to_dict()
     default_sink_class = BusinessCentralSink
-    message_reader_class = MsgSpecReader
+    message_reader_class = InputReader
     # Records are always checked against $metadata; the SDK's jsonschema pass is not offered.
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         PluginCapabilities.ABOUT,
@@ -72,6 +75,7 @@ class TargetBusinessCentral(Target):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
         """Check the target's own settings as soon as the config is read."""
+        kwargs.setdefault("message_reader", InputReader(self._reject_line))
         super().__init__(*args, **kwargs)
         self.settings = TargetSettings.from_config(self.config)
         # Sinks drain one at a time so headers are written before their lines; the batches of
@@ -224,6 +228,90 @@ class TargetBusinessCentral(Target):
         """Links between headers and lines across the run, and the drafts to post."""
         return Documents(self.engine, self.ledger, self.model)
 
+    # -- input ------------------------------------------------------------------------------
+    @cached_property
+    def bad_input(self) -> BadInput:
+        """Where unreadable lines and records of streams without a SCHEMA are rejected."""
+        return BadInput(self.ledger, self.logger)
+
+    def _reject_line(self, number: int, line: bytes, reason: str) -> None:
+        """The reader's handler for a line that is no usable message: reject it, read on."""
+        self.bad_input.line(number, line, reason)
+
+    @property
+    def _line_number(self) -> int:
+        reader = self.message_reader
+        return reader.line_number if isinstance(reader, InputReader) else 0
+
+    @override
+    def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
+        """Refuse a SCHEMA whose parts have the wrong shape before the SDK trips over them.
+
+        A schema without ``properties`` (``{"type": "object"}``, any object) is taken as one
+        that declares none: records are checked against ``$metadata``, not against the SCHEMA.
+
+        Raises:
+            InvalidInputLine: The stream, schema or key properties are malformed (the reader
+                rejects the line and reads on).
+        """
+        self._assert_line_requires(message_dict, requires={"stream", "schema"})
+        stream = message_dict["stream"]
+        schema = message_dict["schema"]
+        keys = message_dict.get("key_properties")
+        problem = None
+        if not isinstance(stream, str) or not stream:
+            problem = "is a SCHEMA message whose stream is not a name"
+        elif not isinstance(schema, dict):
+            problem = f"is a SCHEMA of stream {stream!r} whose schema is not a JSON object"
+        elif not isinstance(schema.setdefault("properties", {}), dict):
+            problem = f"is a SCHEMA of stream {stream!r} whose properties are not a JSON object"
+        elif keys is not None and not (
+            isinstance(keys, list) and all(isinstance(k, str) for k in keys)
+        ):
+            problem = f"is a SCHEMA of stream {stream!r} whose key_properties are not names"
+        if problem is not None:
+            raise InvalidInputLine(problem)
+        super()._process_schema_message(message_dict)
+
+    @override
+    def _process_record_message(self, message_dict: dict[str, Any]) -> None:
+        """Refuse a malformed RECORD; reject a record of a stream that has had no SCHEMA.
+
+        Raises:
+            InvalidInputLine: The stream is not a name or the record not an object (the reader
+                rejects the line and reads on).
+        """
+        self._assert_line_requires(message_dict, requires={"stream", "record"})
+        stream = message_dict["stream"]
+        record = message_dict["record"]
+        if not isinstance(stream, str) or not stream:
+            msg = "is a RECORD message whose stream is not a name"
+            raise InvalidInputLine(msg)
+        if not isinstance(record, dict):
+            msg = f"is a RECORD of stream {stream!r} whose record is not a JSON object"
+            raise InvalidInputLine(msg)
+        if stream not in self.mapper.stream_maps:
+            self.bad_input.record_without_schema(self._line_number, stream, record)
+            return
+        super()._process_record_message(message_dict)
+
+    @override
+    def _process_batch_message(self, message_dict: dict[str, Any]) -> None:
+        """BATCH is not among this target's capabilities, so a tap must not send it.
+
+        Raises:
+            InvalidInputLine: Always (the reader rejects the line and reads on).
+        """
+        msg = "is a BATCH message; this target reads RECORD messages (it has no batch capability)"
+        raise InvalidInputLine(msg)
+
+    @override
+    def _write_state_message(self, state: dict[str, Any]) -> None:
+        """Pass STATE on with its numbers exact (the reader gives decimals, which json rejects)."""
+        self.logger.debug("Emitting completed target state")
+        sys.stdout.write(dump_json(state).decode() + "\n")  # text: stdout may be a StringIO
+        sys.stdout.flush()
+
     # -- the end of the run ------------------------------------------------------------------
     @override
     def process_endofpipe(self) -> None:
@@ -232,6 +320,11 @@ class TargetBusinessCentral(Target):
         if self.documents.to_post:
             post_documents(self.engine, self.documents.to_post)
         ledger = self.ledger
+        blank = (
+            self.message_reader.blank_lines if isinstance(self.message_reader, InputReader) else 0
+        )
+        if blank:
+            self.logger.info("Skipped %d blank input line(s)", blank)
         for line in ledger.summary():
             self.logger.info("Summary %s", line)
         ledger.close()
