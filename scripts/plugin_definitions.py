@@ -208,9 +208,12 @@ def meltano_block(plugin: Plugin, document: dict[str, Any]) -> dict[str, Any]:
             "login": {
                 "executable": "bc-login",
                 "args": _LOGIN_ARGS.format(prefix=plugin.env_prefix),
+                # Give it an argument (--device-code, --no-browser, ...): Meltano runs a tap's
+                # discovery before a command invoked with none.
                 "description": (
-                    "Sign a user in (browser, or add --device-code) and write the token cache "
-                    "at token_cache_path, for auth_type refresh_token."
+                    "Sign a user in for auth_type refresh_token and write the token cache at "
+                    "token_cache_path. Add --device-code (no browser on this machine) or "
+                    "--no-browser, and --ca-bundle PATH behind a TLS proxy."
                 ),
             },
         },
