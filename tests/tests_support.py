@@ -10,8 +10,9 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_BC_API = REPO.parent / "shared" / "bc-api"
-SHARED_RESPONSES = SHARED_BC_API / "responses"
+# Real material from BC tenants (sources in tests/fixtures/bc-api/README.md), inside the repository.
+BC_API_FIXTURES = REPO / "tests" / "fixtures" / "bc-api"
+REAL_RESPONSES = BC_API_FIXTURES / "responses"
 
 CONNECTION_SETTINGS = (
     "tenant_id",

@@ -45,6 +45,7 @@ class TapBusinessCentral(Tap):
     """Extracts every entity set of Business Central, incrementally, one partition per company."""
 
     name = "tap-businesscentral"
+    package_name = "tap-dynamics-businesscentral"  # the PyPI name; tap-businesscentral is taken
     dynamic_catalog = True
     message_writer_class = BufferedMsgSpecWriter
     config_jsonschema = th.PropertiesList(

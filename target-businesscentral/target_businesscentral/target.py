@@ -50,6 +50,7 @@ class TargetBusinessCentral(Target):
     """Writes records to Business Central: upserts with ETags, documents with lines, ``$batch``."""
 
     name = "target-businesscentral"
+    package_name = "target-dynamics-businesscentral"  # the distribution name, like the tap's
     config_jsonschema = CONFIG_SCHEMA.to_dict()
     default_sink_class = BusinessCentralSink
     message_reader_class = InputReader

@@ -9,17 +9,16 @@ import jsonschema
 import pytest
 from businesscentral_api.jsonutil import dump_json, parse_json
 from businesscentral_api.metadata import ServiceModel, parse_edmx
-
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "bc-api"
+from tests_support import BC_API_FIXTURES
 
 
 @pytest.fixture(scope="module")
 def model() -> ServiceModel:
-    return parse_edmx((SHARED / "metadata-v2.0.xml").read_bytes())
+    return parse_edmx((BC_API_FIXTURES / "metadata-v2.0.xml").read_bytes())
 
 
 def _tsv() -> list[dict[str, str]]:
-    lines = (SHARED / "entity-sets.tsv").read_text().splitlines()
+    lines = (BC_API_FIXTURES / "entity-sets.tsv").read_text().splitlines()
     header = lines[0].split("\t")
     return [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
 
@@ -105,14 +104,14 @@ def test_real_responses_validate_against_their_schemas(model):
         "salesOrders.json": ("salesOrders", ["customer", "salesOrderLines"]),
     }
     for file_name, (entity_set, expand) in checks.items():
-        document = parse_json((SHARED / "responses" / file_name).read_bytes())
+        document = parse_json((BC_API_FIXTURES / "responses" / file_name).read_bytes())
         validator = jsonschema.Draft202012Validator(
             model.json_schema(entity_set, expand=expand),
             format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
         )
         for record in document["value"]:
             validator.validate(record)
-    customer = parse_json((SHARED / "responses" / "customer.json").read_bytes())
+    customer = parse_json((BC_API_FIXTURES / "responses" / "customer.json").read_bytes())
     jsonschema.Draft202012Validator(model.json_schema("customers")).validate(customer)
 
 

@@ -6,7 +6,6 @@ import datetime as dt
 import decimal
 import json
 import uuid
-from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -26,8 +25,8 @@ from businesscentral_api.odata import (
     string_literal,
     with_query,
 )
+from tests_support import BC_API_FIXTURES
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "bc-api"
 GUID = "f2a5e4b1-0000-4c6d-8e7f-9a0b1c2d3e4f"
 
 
@@ -183,7 +182,7 @@ def test_correlation_id_is_split_from_the_message():
 
 
 def test_every_real_error_body_becomes_a_complete_exception():
-    errors = json.loads((SHARED / "errors.json").read_text())
+    errors = json.loads((BC_API_FIXTURES / "errors.json").read_text())
     seen = 0
     for name, case in errors.items():
         if not isinstance(case, dict) or "body" not in case or case["body"] is None:

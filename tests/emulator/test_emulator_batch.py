@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from tests_support import SHARED_RESPONSES
+from tests_support import REAL_RESPONSES
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def count(bc, entity_set: str) -> int:
 
 
 def test_real_batch_exchange_is_answered_with_the_same_statuses_and_shapes(bc):
-    real = json.loads((SHARED_RESPONSES / "batch.json").read_text())
+    real = json.loads((REAL_RESPONSES / "batch.json").read_text())
     order = bc.request(
         "POST",
         bc.company_url("salesOrders"),

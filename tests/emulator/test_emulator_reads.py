@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import requests
-from tests_support import SHARED_RESPONSES
+from tests_support import REAL_RESPONSES
 
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -62,7 +62,7 @@ def parse_time(text: str) -> dt.datetime:
 
 
 def real(name: str) -> dict[str, Any]:
-    return json.loads((SHARED_RESPONSES / name).read_text())
+    return json.loads((REAL_RESPONSES / name).read_text())
 
 
 # -- contract: the same kind of request gives the same keys, value types and formats ------------
@@ -307,7 +307,7 @@ def test_gzip_and_read_only_intent(emulator):
 def test_metadata_is_the_real_edmx_and_custom_api_has_its_own(emulator):
     ours = emulator.get(f"{emulator.api_root()}/$metadata")
     assert ours.status_code == 200
-    assert ours.content == (SHARED_RESPONSES.parent / "metadata-v2.0.xml").read_bytes()
+    assert ours.content == (REAL_RESPONSES.parent / "metadata-v2.0.xml").read_bytes()
     custom = emulator.get(f"{emulator.api_root(api='contoso/sales/v1.0')}/$metadata")
     assert b'EntitySet Name="customers"' in custom.content
     assert b"loyaltyTier" in custom.content
