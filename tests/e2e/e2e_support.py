@@ -62,7 +62,10 @@ def meltano(folder: Path, env: dict[str, str], *args: str) -> subprocess.Complet
         timeout=290,
         check=False,
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    plugin_errors = [
+        line for line in done.stderr.splitlines() if "cmd_type=" in line and "rror" in line
+    ]
+    assert done.returncode == 0, "\n".join(plugin_errors[:40]) + done.stderr[-3000:]
     return done
 
 
