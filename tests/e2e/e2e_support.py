@@ -51,8 +51,10 @@ def env_for(info: dict[str, Any], **settings: str) -> dict[str, str]:
     return env
 
 
-def meltano(folder: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run Meltano in the project; a failure shows the end of its log."""
+def meltano(
+    folder: Path, env: dict[str, str], *args: str, must_pass: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run Meltano in the project; a failure shows the plugins' errors and the end of the log."""
     done = subprocess.run(
         [str(BIN / "meltano"), *args],
         cwd=folder,
@@ -62,10 +64,12 @@ def meltano(folder: Path, env: dict[str, str], *args: str) -> subprocess.Complet
         timeout=290,
         check=False,
     )
-    plugin_errors = [
-        line for line in done.stderr.splitlines() if "cmd_type=" in line and "rror" in line
+    plugin_errors = [  # a plugin's error, as Meltano logs it, before Meltano's own traceback
+        line for line in done.stderr.splitlines() if "Error" in line and line[:1].isdigit()
     ]
-    assert done.returncode == 0, "\n".join(plugin_errors[:40]) + done.stderr[-3000:]
+    assert done.returncode == 0 or not must_pass, (
+        "\n".join(plugin_errors[:40]) + done.stderr[-3000:]
+    )
     return done
 
 
