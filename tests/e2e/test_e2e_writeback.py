@@ -2,8 +2,9 @@
 
 Customers edited in PostgreSQL (as an analyst would after loading them) go back to BC through
 MeltanoLabs tap-postgres and this repo's target. Three good rows change in BC; one row whose
-name is longer than BC allows is rejected by BC, written to the rejected-records file with BC's
-reason, and nothing else is lost. With `max_rejections` 0 the same rejection fails the run.
+name is longer than BC's $metadata allows (MaxLength 100) is refused before any request, written
+to the rejected-records file with the reason, and left alone in BC; nothing else is lost. With
+`max_rejections` 0 the same rejection fails the run.
 """
 
 from __future__ import annotations
