@@ -203,7 +203,7 @@ class Emulator:
 
     def company_name(self, company_id: str) -> str:
         """A company's name, for the output."""
-        return next(c["name"] for c in self.info["companies"] if c["id"] == company_id)
+        return next(str(c["name"]) for c in self.info["companies"] if c["id"] == company_id)
 
     def edit(self, entity_set: str, ids: list[str], changes: dict[str, Any]) -> None:
         """Change rows as a BC user would (the emulator's test hook, not BC's API)."""
