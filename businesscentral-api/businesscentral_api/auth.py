@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import msal
 import requests
 
-from businesscentral_api.connection import QUICK_ATTEMPTS, QUICK_DELAY, classify
+from businesscentral_api.connection import QUICK_ATTEMPTS, QUICK_DELAY, classify, timeouts
 from businesscentral_api.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -124,7 +124,7 @@ class MsalTransport:
             method,
             url,
             verify=self._verify,
-            timeout=self._timeout,
+            timeout=timeouts(self._timeout),
             **kwargs,
         )
         self.reached.add(urlsplit(url).netloc)

@@ -4,8 +4,10 @@
 wrapping urllib3's and the ``ssl`` and ``socket`` modules' exceptions. Only some are transient:
 
 - a certificate that does not verify against ``ca_bundle`` fails the same way every time;
-- a host name that does not resolve, or a port where nothing listens, is usually a wrong URL, so a
-  host that never answered in this run gets a few quick attempts, not minutes of backoff;
+- a host name that does not resolve, a port where nothing listens, or a host that lets a
+  connection attempt time out is usually a wrong URL or a firewall, so a host that never answered
+  in this run gets a few quick attempts, not minutes of backoff (connecting is bounded by
+  ``CONNECT_TIMEOUT``, however long a response may take);
 - a connection reset, a timeout or a half-read body are what retries are for.
 
 :func:`classify` looks through the wrapped exceptions and says which case it is, in words a user
@@ -22,13 +24,22 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["QUICK_ATTEMPTS", "QUICK_DELAY", "ConnectionProblem", "classify"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "QUICK_ATTEMPTS",
+    "QUICK_DELAY",
+    "ConnectionProblem",
+    "classify",
+    "timeouts",
+]
 
 # A host that never answered: this many attempts, this far apart, before saying so.
 QUICK_ATTEMPTS = 3
 QUICK_DELAY = 0.5
+# Seconds to establish a connection (TCP and TLS handshake); BC and Entra take well under one.
+CONNECT_TIMEOUT = 15.0
 
-Kind = Literal["tls", "dns", "refused", "transient"]
+Kind = Literal["tls", "dns", "refused", "no_connect", "transient"]
 
 
 @dataclass(frozen=True)
@@ -37,8 +48,8 @@ class ConnectionProblem:
 
     Attributes:
         kind: ``tls`` (certificate verification failed: never retried), ``dns`` (the name does
-            not resolve), ``refused`` (nothing listens there), or ``transient`` (reset, timeout,
-            cut: retried as any transient failure).
+            not resolve), ``refused`` (nothing listens there), ``no_connect`` (connecting timed
+            out), or ``transient`` (reset, read timeout, cut: retried as any transient failure).
         detail: The cause in a few words, e.g. ``certificate verify failed: self-signed
             certificate in certificate chain``.
     """
@@ -67,7 +78,17 @@ class ConnectionProblem:
                 f"nothing accepts connections at {host} ({self.detail}); check {url_setting} "
                 "and that the service is reachable from here"
             )
+        if self.kind == "no_connect":
+            return (
+                f"{host} did not accept a connection within {CONNECT_TIMEOUT:g}s; check "
+                f"{url_setting} and that the service is reachable from here (firewall, proxy)"
+            )
         return f"the connection to {host} failed ({self.detail})"
+
+
+def timeouts(read_timeout: float) -> tuple[float, float]:
+    """``requests``' (connect, read) timeouts: a short connect bound, the long read bound."""
+    return (min(read_timeout, CONNECT_TIMEOUT), read_timeout)
 
 
 def classify(exc: BaseException) -> ConnectionProblem:
@@ -82,6 +103,8 @@ def classify(exc: BaseException) -> ConnectionProblem:
             return ConnectionProblem("dns", "name resolution failed")
         if isinstance(cause, ConnectionRefusedError):
             return ConnectionProblem("refused", "connection refused")
+        if type(cause).__name__ in {"ConnectTimeout", "ConnectTimeoutError"}:
+            return ConnectionProblem("no_connect", "connect timed out")
     return ConnectionProblem("transient", type(exc).__name__)
 
 

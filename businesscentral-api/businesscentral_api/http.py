@@ -26,6 +26,7 @@ from businesscentral_api.connection import (
     QUICK_DELAY,
     ConnectionProblem,
     classify,
+    timeouts,
 )
 from businesscentral_api.errors import (
     AuthenticationError,
@@ -372,7 +373,7 @@ class HttpClient:
                     url,
                     data=data,
                     headers=headers,
-                    timeout=self.timeout,
+                    timeout=timeouts(self.timeout),
                     verify=self.verify,
                     allow_redirects=False,
                 )

@@ -123,9 +123,11 @@ class EntraError(Exception):
         correlation_id = correlation_id or str(uuid.uuid4())
         moment = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.timezone.utc)
         timestamp = moment.strftime("%Y-%m-%d %H:%M:%SZ")
+        # Entra separates the parts with CRLF (learn.microsoft.com/previous-versions/azure/dn645548,
+        # "Token Issuance Endpoint Errors": "...\r\nTrace ID: ...\r\nCorrelation ID: ...").
         description = (
-            f"AADSTS{self.code}: {self.message} Trace ID: {trace_id} "
-            f"Correlation ID: {correlation_id} Timestamp: {timestamp}"
+            f"AADSTS{self.code}: {self.message}\r\nTrace ID: {trace_id}\r\n"
+            f"Correlation ID: {correlation_id}\r\nTimestamp: {timestamp}"
         )
         return {
             "error": self.error,

@@ -196,10 +196,10 @@ def is_sign_in_path(path: str) -> bool:
     return _SIGN_IN_PATH.match(path) is not None
 
 
-def sign_in_fault(status: int) -> tuple[int, bytes]:
-    """Status and JSON body of Entra's answer for an injected 408, 429 or 5xx."""
+def sign_in_fault(status: int) -> tuple[int, bytes, dict[str, str]]:
+    """Status, JSON body and headers of Entra's answer for an injected 408, 429 or 5xx."""
     body = transient_refusal(status).body()
-    return status, json.dumps(body).encode()
+    return status, json.dumps(body).encode(), {**_NO_STORE, "x-ms-request-id": body["trace_id"]}
 
 
 def _guarded(request: Request, answer: Callable[[], Response]) -> Response:

@@ -248,15 +248,17 @@ def _truncating(scope: Scope, send: Send) -> Send:
 
 
 async def _send_error(send: Send, rule: FaultRule, *, sign_in: bool = False) -> None:
+    extra: dict[str, str] = {}
     if rule.body is not None:
         status, body, content_type = rule.status, rule.body.encode(), b"text/html; charset=utf-8"
     elif sign_in and rule.kind == "status":
-        status, body = sign_in_fault(rule.status)
+        status, body, extra = sign_in_fault(rule.status)
         content_type = b"application/json; charset=utf-8"
     else:
         status, body = _bc_error(rule)
         content_type = b"application/json; odata.metadata=minimal"
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    headers += [(name.lower().encode(), value.encode()) for name, value in extra.items()]
     if rule.retry_after is not None:
         headers.append((b"retry-after", f"{rule.retry_after:g}".encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -27,7 +27,9 @@ from businesscentral_api.errors import (
     AuthenticationError,
     ConfigurationError,
     ConnectionFailedError,
+    RetriesExhaustedError,
 )
+from businesscentral_api.http import RetryPolicy
 from businesscentral_api.redact import redact
 from businesscentral_api.settings import validate_settings
 from cryptography import x509
@@ -453,13 +455,22 @@ def test_a_bc_host_that_refuses_fails_after_a_few_quick_attempts(emulator):
     assert sum(slept) < 5  # the policy's backoff would have waited minutes
 
 
-def test_a_bc_host_that_answered_before_is_retried_as_usual(emulator):
-    """A refused connection mid-run (a node restarting) keeps the full retry policy."""
-    with BusinessCentralClient(config_for(emulator)) as client:
+def test_a_bc_host_that_answered_before_keeps_the_full_retry_policy(start_emulator):
+    """Refused mid-run (a node restarting) is retried as usual, not given up after 3 tries."""
+    own = start_emulator(seed=1, scale=0.1)
+    slept: list[float] = []
+    policy = RetryPolicy(max_attempts=5)
+    with BusinessCentralClient(
+        client_config(own.info), retry_policy=policy, sleep=slept.append
+    ) as client:
         client.get_json(client.urls.companies_url())
-        fault(emulator, kind="reset", count=1, path_contains=BC_API_PATH)
-        assert client.get_json(client.urls.companies_url())["value"]
-        assert client.http.retries == 1
+        own.emulator.stop()
+        with pytest.raises(RetriesExhaustedError) as caught:
+            client.get_json(client.urls.companies_url())
+    assert "gave up after 5 attempts" in str(caught.value)
+    assert "connection refused" in str(caught.value)
+    assert len(slept) == 4
+    assert not isinstance(caught.value, ConnectionFailedError)
 
 
 @pytest.mark.parametrize(
