@@ -412,7 +412,7 @@ class HttpClient:
     def _refusal(self, exc: _Unauthorized, *, renewed: bool) -> AuthenticationError:
         """The error for a final 401, saying who refused and what to check, never empty."""
         error = exc.error
-        said = f"{error.code}: {error.message}" if error.code else error.message
+        said = error.message  # BC's code, when there is one, heads the rendered error
         if error.message == NO_MESSAGE:
             challenge = exc.headers.get("WWW-Authenticate")
             said = f"WWW-Authenticate: {challenge}" if challenge else "no reason given"

@@ -327,7 +327,9 @@ def test_a_second_401_with_a_bc_error_body_names_bcs_code_and_message(emulator):
     error = caught.value
     assert error.code == "Authentication_InvalidCredentials"
     assert error.correlation_id == "0b7ad5c3-6e0f-4a43-9c4c-2f3f1c0e5a11"
-    assert "Authentication_InvalidCredentials: The server has rejected" in str(error)
+    assert "HTTP 401 Authentication_InvalidCredentials: " in str(error)
+    assert "The server has rejected the client credentials." in str(error)
+    assert "Microsoft Entra Applications page" in str(error)
 
 
 def test_a_second_401_via_the_tap_cli_is_one_line(emulator, tmp_path):
