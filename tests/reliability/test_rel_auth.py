@@ -205,6 +205,18 @@ def test_a_transient_sign_in_failure_is_retried_then_the_run_succeeds(emulator, 
     assert after[200] - before[200] == 1
 
 
+@pytest.mark.parametrize(("status", "body"), [(429, GATEWAY_PAGE), (503, None)])
+def test_a_transient_failure_of_openid_discovery_is_retried(emulator, status, body):
+    """msal reads the tenant's OpenID configuration first; a 4xx there is a bare ValueError."""
+    rule: dict[str, Any] = {"kind": "status", "status": status, "retry_after": 1, "count": 1}
+    if body is not None:
+        rule["body"] = body
+    fault(emulator, **rule, path_contains="openid-configuration")
+    with BusinessCentralClient(config_for(emulator)) as client:
+        assert client.companies(probe=False)
+        assert client.credential.tokens_acquired == 1
+
+
 @pytest.mark.parametrize("body", [GATEWAY_PAGE, BC_429_BODY, ""])
 def test_an_answer_that_is_not_an_oauth_error_is_retried_like_any_429(emulator, body):
     """A non-JSON 429 made msal raise ValueError, a BC-shaped one a TypeError on the next try."""
