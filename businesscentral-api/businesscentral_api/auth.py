@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import random
@@ -24,11 +25,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import msal
 import requests
 
-from businesscentral_api.errors import AuthenticationError, ConfigurationError
+from businesscentral_api.connection import QUICK_ATTEMPTS, QUICK_DELAY, classify, timeouts
+from businesscentral_api.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailedError,
+)
 from businesscentral_api.redact import redact
 from businesscentral_api.settings import require_safe_transport
 from businesscentral_api.tokencache import PersistentTokenCache
@@ -53,6 +60,8 @@ _TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
 _MAX_RENEW_MARGIN = 300.0  # msal itself treats a token with under 5 minutes left as expired
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----", re.DOTALL)
+_FIRST_ERROR_STATUS = 400
+_MAX_DETAIL = 300  # characters of a sign-in service's own words kept in a message
 
 
 class MsalTransport:
@@ -60,7 +69,11 @@ class MsalTransport:
 
     msal's own session reads ``verify`` from the session, which ``REQUESTS_CA_BUNDLE`` silently
     overrides; passing ``verify=`` per request makes the ``ca_bundle`` setting always win.
-    It also records the status of the last token response, which msal does not report.
+    It also records the status of the last token response, which msal does not report, and
+    hands msal only token answers it can parse: an error that is not an OAuth JSON error (a
+    gateway's page, an empty 429, BC-shaped JSON) becomes one (RFC 6749 section 5.2), because msal
+    otherwise raises a bare ``ValueError``, or keeps a non-string ``error`` that crashes its
+    telemetry with a ``TypeError`` on the next attempt.
     """
 
     def __init__(self, session: requests.Session, *, verify: bool | str, timeout: float) -> None:
@@ -69,11 +82,17 @@ class MsalTransport:
         self._verify = verify
         self._timeout = timeout
         self._local = threading.local()
+        self.reached: set[str] = set()  # hosts that answered at least once in this run
 
     @property
     def last_status(self) -> int | None:
         """Status of this thread's last response, None if none since :meth:`reset`."""
         return getattr(self._local, "status", None)
+
+    @property
+    def last_error(self) -> str | None:
+        """This thread's last error answer in one line (msal drops a 5xx body unread)."""
+        return getattr(self._local, "error", None)
 
     @property
     def last_retry_after(self) -> float | None:
@@ -84,6 +103,7 @@ class MsalTransport:
         """Forget the last response before a new acquisition."""
         self._local.status = None
         self._local.retry_after = None
+        self._local.error = None
 
     def post(self, url: str, **kwargs: Any) -> requests.Response:  # noqa: ANN401
         """POST for msal (token endpoint)."""
@@ -104,12 +124,20 @@ class MsalTransport:
             method,
             url,
             verify=self._verify,
-            timeout=self._timeout,
+            timeout=timeouts(self._timeout),
             **kwargs,
         )
+        self.reached.add(urlsplit(url).netloc)
         self._local.status = response.status_code
         retry_after = response.headers.get("Retry-After", "")
         self._local.retry_after = float(retry_after) if retry_after.strip().isdigit() else None
+        if method == "POST":
+            replacement = _oauth_error_body(response)
+            if replacement is not None:
+                response = _with_body(response, replacement)
+            if response.status_code >= _FIRST_ERROR_STATUS:
+                with contextlib.suppress(ValueError):
+                    self._local.error = describe_msal_error(response.json())
         return response
 
 
@@ -136,6 +164,14 @@ class BasicCredential:
         """Nothing to renew: a 401 means the user name or key is wrong."""
         del authorization
         return False
+
+    @property
+    def refusal_advice(self) -> str:
+        """What to check when BC answers 401 to these credentials."""
+        return (
+            "check username and password (the user's web service access key) and that the user "
+            "may use web services on that server instance"
+        )
 
     @property
     def tenant_guid(self) -> str | None:
@@ -183,12 +219,32 @@ class EntraCredential:
             else msal.TokenCache()
         )
         self._secrets = settings.secrets
+        # Read and check the certificate now: a file without a usable key is a setting to fix,
+        # not a sign-in failure to retry.
+        self._client_credential = _client_credential(settings)
         self.tokens_acquired = 0
 
     def __repr__(self) -> str:
         """Name the flow and tenant, never a secret or token."""
         settings = self._settings
         return f"EntraCredential(auth_type={settings.auth_type!r}, tenant={settings.tenant_id!r})"
+
+    @property
+    def refusal_advice(self) -> str:
+        """What to check when BC refuses a token Entra issued (BC answers 401 twice)."""
+        client = self._settings.client_id
+        if self._delegated:
+            return (
+                "check that the signed-in user has a Business Central license and access to "
+                f"environment {self._settings.environment_name!r}, and that app {client} has the "
+                "delegated permission Financials.ReadWrite.All with consent"
+            )
+        return (
+            f"check that app {client} is registered on Business Central's Microsoft Entra "
+            "Applications page (with permission sets, state Enabled) in environment "
+            f"{self._settings.environment_name!r}, and that its API permission "
+            "API.ReadWrite.All (Dynamics 365 Business Central) has admin consent"
+        )
 
     @property
     def tenant_guid(self) -> str | None:
@@ -223,33 +279,61 @@ class EntraCredential:
                 self._cache.remove_at(entry)
             return True
 
-    def _acquire(self) -> _Token:
+    def _acquire(self) -> _Token:  # noqa: C901 - one decision per way sign-in can fail
         started = self._clock()
         attempt = 0
         while True:
             attempt += 1
             self._transport.reset()
+            quick = False
             try:
                 result = self._call_msal()
-            except (requests.RequestException, msal.exceptions.MsalServiceError) as exc:
-                transient, detail = True, f"{type(exc).__name__}: {exc}"
-            except ValueError as exc:  # msal: authority discovery failed
+            except requests.RequestException as exc:
+                problem = classify(exc)
+                host = urlsplit(self._settings.authority_url).netloc
+                detail = problem.explain(
+                    host, url_setting="authority_url", ca_bundle=self._settings.ca_bundle
+                )
+                if problem.kind == "tls":
+                    raise ConnectionFailedError(redact(f"sign-in failed: {detail}")) from None
+                transient = True
+                if problem.kind != "transient" and host not in self._transport.reached:
+                    if attempt >= QUICK_ATTEMPTS:
+                        raise ConnectionFailedError(redact(f"sign-in failed: {detail}")) from None
+                    quick = True
+            except msal.exceptions.MsalServiceError:  # msal raises for any 5xx
+                transient, detail = True, self._status_detail()
+            except ValueError as exc:  # msal: OpenID discovery failed (any 4xx), or a bad answer
                 status = self._transport.last_status
-                transient = status in _TRANSIENT_STATUSES or status is None
-                detail = f"the sign-in service could not be reached or configured ({exc})"
+                transient = status in _TRANSIENT_STATUSES
+                first_line = next(iter(str(exc).strip().splitlines()), "")[:_MAX_DETAIL]
+                detail = (
+                    f"the sign-in service at {self._settings.authority_url} answered HTTP "
+                    f"{status} ({first_line}); check authority_url and tenant_id"
+                    if status is not None
+                    else f"the sign-in could not be prepared ({first_line})"
+                )
             else:
                 if result and "access_token" in result:
                     return self._remember(result)
                 transient = self._is_transient(result)
                 detail = describe_msal_error(result)
-            delay = self._transport.last_retry_after or self._backoff(attempt)
+                status = self._transport.last_status
+                if transient and status is not None and f"HTTP {status}" not in detail:
+                    detail = f"HTTP {status}, {detail}"
+            delay = (
+                QUICK_DELAY if quick else self._transport.last_retry_after or self._backoff(attempt)
+            )
             elapsed = self._clock() - started
-            if (
-                not transient
-                or attempt >= self._max_attempts
-                or elapsed + delay > self._max_total_seconds
-            ):
+            if not transient:
                 raise AuthenticationError(redact(f"sign-in failed: {detail}", self._secrets))
+            if attempt >= self._max_attempts or elapsed + delay > self._max_total_seconds:
+                msg = (
+                    f"sign-in failed {attempt} times in {elapsed:.0f}s, the sign-in service "
+                    f"({self._settings.authority_url}) is unavailable or throttling; last "
+                    f"answer: {detail}; try again later"
+                )
+                raise AuthenticationError(redact(msg, self._secrets))
             LOGGER.warning(
                 "Sign-in failed transiently (%s); retry %d in %.1fs",
                 redact(detail, self._secrets),
@@ -259,6 +343,13 @@ class EntraCredential:
             self._sleep(delay)
             # msal would replay the failure it remembered; we waited as asked, so forget it.
             self._http_cache.clear()
+
+    def _status_detail(self) -> str:
+        status = self._transport.last_status
+        if status is None:
+            return "no answer"
+        said = self._transport.last_error
+        return f"HTTP {status}, {said}" if said else f"HTTP {status} from the sign-in service"
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(30.0, 2.0 ** (attempt - 1))
@@ -318,7 +409,7 @@ class EntraCredential:
             # authority_url (a sovereign cloud's, the emulator's) is taken as given.
             "instance_discovery": False,
         }
-        credential = _client_credential(settings)
+        credential = self._client_credential
         if credential is None:
             self._app = msal.PublicClientApplication(settings.client_id, **common)
         else:
@@ -345,12 +436,18 @@ def _client_credential(settings: Settings) -> str | dict[str, str] | None:
         return settings.client_secret
     if not settings.client_certificate_path:
         return None
-    text = Path(settings.client_certificate_path).read_text(encoding="utf-8")
+    path = settings.client_certificate_path
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = f"Setting client_certificate_path names {path}, which cannot be read as PEM ({exc})."
+        raise ConfigurationError(msg) from None
     blocks = {m.group(1): m.group(0) for m in _PEM_BLOCK.finditer(text)}
     key = next((v for k, v in blocks.items() if k.endswith("PRIVATE KEY")), None)
     if key is None:
         msg = "Setting client_certificate_path names a PEM file without a private key."
         raise ConfigurationError(msg)
+    _check_private_key(key)
     credential = {"private_key": key}
     if settings.client_certificate_thumbprint:
         credential["thumbprint"] = settings.client_certificate_thumbprint.replace(":", "")
@@ -363,6 +460,74 @@ def _client_credential(settings: Settings) -> str | dict[str, str] | None:
         )
         raise ConfigurationError(msg)
     return credential
+
+
+def _check_private_key(pem: str) -> None:
+    """Load the key as msal will (through ``cryptography``, which msal requires) to fail early."""
+    from cryptography.hazmat.primitives.serialization import (  # noqa: PLC0415 - msal's own dep
+        load_pem_private_key,
+    )
+
+    try:
+        load_pem_private_key(pem.encode("ascii", "replace"), password=None)
+    except TypeError:
+        msg = (
+            "Setting client_certificate_path names a PEM file whose private key is encrypted; "
+            "use an unencrypted key."
+        )
+        raise ConfigurationError(msg) from None
+    except ValueError:
+        msg = (
+            "Setting client_certificate_path names a PEM file whose private key cannot be read "
+            "(damaged or not a supported key type)."
+        )
+        raise ConfigurationError(msg) from None
+
+
+def _oauth_error_body(response: requests.Response) -> bytes | None:
+    """An OAuth error body to give msal instead of an answer it cannot use; None if usable.
+
+    Usable: a 2xx JSON object, or an error whose JSON has a string ``error`` (Entra's shape).
+    Anything else keeps its status (so 408, 429 and 5xx stay transient) and gets an OAuth error
+    whose description says what really came back, in one line.
+    """
+    status = response.status_code
+    try:
+        document = json.loads(response.content) if response.content else None
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and (
+        200 <= status < 300 or isinstance(document.get("error"), str)  # noqa: PLR2004
+    ):
+        return None
+    said = _first_words(document, response)
+    description = f"the sign-in service answered HTTP {status} {response.reason or ''}".rstrip()
+    description += f" without an OAuth error ({said})" if said else " with no body"
+    transient = status in _TRANSIENT_STATUSES or status < _FIRST_ERROR_STATUS
+    error = "temporarily_unavailable" if transient else "invalid_response"
+    return json.dumps({"error": error, "error_description": description}).encode()
+
+
+def _first_words(document: object, response: requests.Response) -> str:
+    """BC-shaped ``{"error": {"code", "message"}}`` or the first line of text, shortened."""
+    if isinstance(document, dict) and isinstance(document.get("error"), dict):
+        inner = document["error"]
+        said = ": ".join(str(inner[k]) for k in ("code", "message") if inner.get(k))
+    else:
+        said = next(iter(response.text.strip().splitlines()), "")
+    return " ".join(said.split())[:_MAX_DETAIL]
+
+
+def _with_body(response: requests.Response, body: bytes) -> requests.Response:
+    """A copy of ``response`` (status, headers) with another body."""
+    replaced = requests.Response()
+    replaced.status_code = response.status_code
+    replaced.headers = response.headers
+    replaced.reason = response.reason
+    replaced.url = response.url
+    replaced.encoding = "utf-8"
+    replaced._content = body  # noqa: SLF001 - the documented way to build a Response
+    return replaced
 
 
 def describe_msal_error(result: Mapping[str, Any] | None) -> str:

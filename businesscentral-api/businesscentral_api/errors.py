@@ -88,3 +88,12 @@ class OutcomeUnknownError(BusinessCentralError):
 
 class RetriesExhaustedError(BusinessCentralError):
     """A retryable failure persisted past the attempt or time budget."""
+
+
+class ConnectionFailedError(BusinessCentralError):
+    """The host could not be reached in a way retrying will not fix.
+
+    A certificate that does not verify against ``ca_bundle``, a host name that does not resolve or
+    a port where nothing listens (on a host that never answered in this run). The message names the
+    setting to check.
+    """

@@ -16,18 +16,27 @@ import random
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from businesscentral_api.connection import (
+    QUICK_ATTEMPTS,
+    QUICK_DELAY,
+    ConnectionProblem,
+    classify,
+    timeouts,
+)
 from businesscentral_api.errors import (
     AuthenticationError,
     BusinessCentralError,
+    ConnectionFailedError,
     OutcomeUnknownError,
     RetriesExhaustedError,
 )
 from businesscentral_api.jsonutil import dump_json, parse_json
-from businesscentral_api.odata import error_from_response
+from businesscentral_api.odata import NO_MESSAGE, error_from_response
 from businesscentral_api.ratelimit import RateLimiter
 from businesscentral_api.settings import require_safe_transport
 
@@ -123,11 +132,21 @@ def new_session(pool_size: int = 10) -> requests.Session:
 class _Retry(Exception):  # noqa: N818 - internal control flow, not an error for callers
     """One attempt failed in a way the policy may retry."""
 
-    def __init__(self, error: BusinessCentralError, delay: float | None, *, unknown: bool) -> None:
+    def __init__(
+        self,
+        error: BusinessCentralError,
+        delay: float | None,
+        *,
+        unknown: bool,
+        unreached: ConnectionFailedError | None = None,
+    ) -> None:
         super().__init__(str(error))
         self.error = error
         self.delay = delay
         self.unknown = unknown
+        # Set when the host never answered and the failure looks like a wrong URL: a few quick
+        # attempts, then this error instead of minutes of backoff.
+        self.unreached = unreached
 
 
 class HttpClient:
@@ -161,6 +180,7 @@ class HttpClient:
         self._clock = clock
         self._rng = rng
         self.retries = 0
+        self._reached: set[str] = set()  # hosts that answered at least once in this run
 
     def get_json(self, url: str, headers: Mapping[str, str] | None = None) -> Any:  # noqa: ANN401
         """GET a JSON document, retrying truncated or unparsable bodies like any transient error."""
@@ -197,6 +217,8 @@ class HttpClient:
             RetriesExhaustedError: A retryable failure persisted past the policy.
             OutcomeUnknownError: A non-idempotent write may or may not have happened.
             AuthenticationError: Credentials were refused twice.
+            ConnectionFailedError: The host cannot be reached in a way retrying will not fix
+                (certificate not trusted, name not resolved, nothing listening).
         """
         method = method.upper()
         safe_to_repeat = method in READ_METHODS if idempotent is None else idempotent
@@ -214,7 +236,7 @@ class HttpClient:
                 return self._attempt(method, url, data, send_headers, parse=parse, cost=cost)
             except _Unauthorized as exc:
                 if renewed or not exc.renewable:
-                    refused = exc.error
+                    refused = self._refusal(exc, renewed=renewed)
                 else:
                     renewed = True
                     attempt -= 1  # a renewed token is not a retry of the same failure
@@ -229,11 +251,7 @@ class HttpClient:
                         method=method,
                         url=url,
                     ) from None
-                delay = (
-                    retry.delay
-                    if retry.delay is not None
-                    else self.policy.backoff(attempt, self._rng)
-                )
+                delay = self._delay(retry, attempt)
                 elapsed = self._clock() - started
                 if (
                     attempt >= self.policy.max_attempts
@@ -262,6 +280,16 @@ class HttpClient:
             if refused is not None:
                 raise refused
 
+    def _delay(self, retry: _Retry, attempt: int) -> float:
+        """Seconds before the next attempt; a host that never answered gets only quick ones."""
+        if retry.unreached is not None:
+            if attempt >= QUICK_ATTEMPTS:
+                raise retry.unreached from None
+            return QUICK_DELAY
+        if retry.delay is not None:
+            return retry.delay
+        return self.policy.backoff(attempt, self._rng)
+
     def _attempt(  # noqa: PLR0913 - the parts of a request and its cost
         self,
         method: str,
@@ -277,14 +305,10 @@ class HttpClient:
             require_safe_transport(url, "api_url / base_url")
             authorization = self.credential.authorization()
             headers = {**headers, "Authorization": authorization}
-        response, failure, never_sent = self._send(method, url, data, headers, cost)
+        response, problem, never_sent = self._send(method, url, data, headers, cost)
         if response is None:
-            error = BusinessCentralError(
-                f"{failure}: connection failed or was cut",
-                method=method,
-                url=url,
-            )
-            raise _Retry(error, None, unknown=not never_sent)
+            raise self._connection_failure(method, url, problem, never_sent=never_sent)
+        self._reached.add(urlsplit(url).netloc)
         content = response.content
         LOGGER.debug("%s %s -> %d", method, _path(url), response.status)
         if 200 <= response.status < 300:  # noqa: PLR2004
@@ -317,7 +341,7 @@ class HttpClient:
                 method=method,
                 url=url,
             )
-            raise _Unauthorized(auth_error, renewable=renewable)
+            raise _Unauthorized(auth_error, renewable=renewable, headers=response.headers)
         delay = _retry_after(response.headers, self._clock)
         if response.status == 429:  # noqa: PLR2004
             self.limiter.pause(delay if delay is not None else self.policy.backoff(1, self._rng))
@@ -336,8 +360,8 @@ class HttpClient:
         data: bytes | None,
         headers: dict[str, str],
         cost: int = 1,
-    ) -> tuple[HttpResponse | None, str, bool]:
-        """One exchange, body read in full: (response, "", _) or (None, failure, never_sent).
+    ) -> tuple[HttpResponse | None, ConnectionProblem, bool]:
+        """One exchange, body read in full: (response, _, _) or (None, problem, never_sent).
 
         Nothing of the ``requests`` response (which holds the socket) outlives this call, so no
         exception traceback can keep a connection open.
@@ -349,21 +373,83 @@ class HttpClient:
                     url,
                     data=data,
                     headers=headers,
-                    timeout=self.timeout,
+                    timeout=timeouts(self.timeout),
                     verify=self.verify,
                     allow_redirects=False,
                 )
                 with raw:
-                    return HttpResponse(raw.status_code, raw.headers, raw.content, url), "", False
+                    answer = HttpResponse(raw.status_code, raw.headers, raw.content, url)
+                    return answer, _NO_PROBLEM, False
             except requests.RequestException as exc:
-                return None, type(exc).__name__, _never_sent(exc)
+                return None, classify(exc), _never_sent(exc)
+
+    def _connection_failure(
+        self,
+        method: str,
+        url: str,
+        problem: ConnectionProblem,
+        *,
+        never_sent: bool,
+    ) -> Exception:
+        """What to raise for a failed exchange: retry it, retry it quickly, or give up now."""
+        host = urlsplit(url).netloc
+        ca_bundle = self.verify if isinstance(self.verify, str) else None
+        explained = problem.explain(host, url_setting="api_url / base_url", ca_bundle=ca_bundle)
+        if problem.kind == "tls":
+            return ConnectionFailedError(explained, method=method, url=url)
+        error = BusinessCentralError(
+            f"{problem.detail}: connection failed or was cut"
+            if problem.kind == "transient"
+            else explained,
+            method=method,
+            url=url,
+        )
+        unreached = None
+        if problem.kind != "transient" and host not in self._reached:
+            unreached = ConnectionFailedError(explained, method=method, url=url)
+        return _Retry(error, None, unknown=not never_sent, unreached=unreached)
+
+    def _refusal(self, exc: _Unauthorized, *, renewed: bool) -> AuthenticationError:
+        """The error for a final 401, saying who refused and what to check, never empty."""
+        error = exc.error
+        said = error.message  # BC's code, when there is one, heads the rendered error
+        if error.message == NO_MESSAGE:
+            challenge = exc.headers.get("WWW-Authenticate")
+            said = f"WWW-Authenticate: {challenge}" if challenge else "no reason given"
+        if renewed:
+            head = (
+                "Microsoft Entra ID issued a token but Business Central refused it, also after "
+                "signing in again (HTTP 401"
+            )
+        else:
+            head = "Business Central refused the credentials (HTTP 401"
+        advice = getattr(self.credential, "refusal_advice", "")
+        message = f"{head}; {said})" + (f"; {advice}" if advice else "")
+        return AuthenticationError(
+            message,
+            status=401,
+            code=error.code,
+            correlation_id=error.correlation_id,
+            method=error.method,
+            url=error.url,
+        )
 
 
 class _Unauthorized(Exception):  # noqa: N818 - internal control flow
-    def __init__(self, error: AuthenticationError, *, renewable: bool) -> None:
+    def __init__(
+        self,
+        error: AuthenticationError,
+        *,
+        renewable: bool,
+        headers: Mapping[str, str],
+    ) -> None:
         super().__init__(str(error))
         self.error = error
         self.renewable = renewable
+        self.headers = headers
+
+
+_NO_PROBLEM = ConnectionProblem("transient", "")
 
 
 def is_deadlock(error: BusinessCentralError) -> bool:

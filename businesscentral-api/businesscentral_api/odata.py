@@ -372,6 +372,9 @@ def split_correlation_id(message: str) -> tuple[str, str | None]:
     return message[: match.start()].rstrip(), match.group(1)
 
 
+NO_MESSAGE = "no error message in the response"
+
+
 def error_from_response(  # noqa: PLR0913 - all parts of a response
     status: int,
     body: bytes | str,
@@ -408,7 +411,7 @@ def error_from_response(  # noqa: PLR0913 - all parts of a response
             None,
         )
     return error_class(
-        message or "no error message in the response",
+        message or NO_MESSAGE,
         status=status,
         code=code,
         correlation_id=correlation_id,

@@ -18,17 +18,19 @@ _PATTERNS = (
     re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
     re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"),
 )
+# A URL's user information (``https://user:password@host``): keep the scheme, hide the rest.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@]+@")
 _MIN_SECRET = 4
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Replace known secret values and anything token-shaped with ``***``."""
+    """Replace known secret values, anything token-shaped and URL credentials with ``***``."""
     for secret in secrets:
         if secret and len(secret) >= _MIN_SECRET:
             text = text.replace(secret, "***")
     for pattern in _PATTERNS:
         text = pattern.sub("***", text)
-    return text
+    return _URL_USERINFO.sub(r"\1***@", text)
 
 
 class SecretFilter(logging.Filter):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import ssl
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from singer_sdk import typing as th
 
 from businesscentral_api.errors import ConfigurationError, InsecureTransportError
 from businesscentral_api.odata import ApiRoute
+from businesscentral_api.redact import redact
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -40,6 +42,7 @@ DEFAULT_AUTHORITY_URL = "https://login.microsoftonline.com"
 AUTH_TYPES = ("client_credentials", "refresh_token", "basic")
 _DOMAIN = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _MAX_CONCURRENCY = 100
+_URL_SETTINGS = ("api_url", "authority_url", "base_url")
 
 SETTINGS = th.PropertiesList(
     th.Property(
@@ -269,6 +272,8 @@ def validate_settings(config: Mapping[str, Any]) -> None:
         ConfigurationError: The first problem found.
     """
     _check_types(config)
+    for name in _URL_SETTINGS:
+        _refuse_userinfo(config, name)
     auth_type = config.get("auth_type") or "client_credentials"
     if auth_type not in AUTH_TYPES:
         _fail(f"Setting auth_type is {auth_type!r}; use one of {', '.join(AUTH_TYPES)}.")
@@ -280,6 +285,8 @@ def validate_settings(config: Mapping[str, Any]) -> None:
         path = config.get(name)
         if path and not Path(path).is_file():
             _fail(f"Setting {name} names {path}, which is not a readable file.")
+    if config.get("ca_bundle"):
+        _check_ca_bundle(config["ca_bundle"])
     for name, low, high in (
         ("max_concurrency", 1, _MAX_CONCURRENCY),
         ("requests_per_5_minutes", 1, None),
@@ -374,9 +381,36 @@ def _check_url(config: Mapping[str, Any], name: str, *, credentials: bool) -> No
         return
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        _fail(f"Setting {name} is {value!r}, which is not an http(s) URL.")
+        _fail(f"Setting {name} is {redact(repr(value))}, which is not an http(s) URL.")
     if credentials:
         require_safe_transport(value, name)
+
+
+def _refuse_userinfo(config: Mapping[str, Any], name: str) -> None:
+    """``https://user:password@host`` would put a password in every log line naming the URL."""
+    value = config.get(name)
+    if not isinstance(value, str):
+        return
+    try:
+        netloc = urlsplit(value.strip()).netloc
+    except ValueError:
+        _fail(f"Setting {name} is not a valid URL.")
+        return
+    if "@" in netloc:
+        # The value itself is never repeated: its user information may be a password.
+        _fail(
+            f"Setting {name} has a user name or password in it (scheme://user:password@host); "
+            "remove them: credentials go in their own settings, never in a URL.",
+        )
+
+
+def _check_ca_bundle(path: str) -> None:
+    """A CA bundle that holds no certificate makes every TLS handshake fail: say so now."""
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or type(exc).__name__
+        _fail(f"Setting ca_bundle names {path}, which holds no usable PEM certificate ({reason}).")
 
 
 def _is_guid(value: str) -> bool:

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 import requests
 import urllib3
+from businesscentral_api.connection import CONNECT_TIMEOUT, QUICK_ATTEMPTS, QUICK_DELAY
 from businesscentral_api.errors import (
     AuthenticationError,
     BusinessCentralError,
+    ConnectionFailedError,
     OutcomeUnknownError,
     RetriesExhaustedError,
 )
@@ -237,10 +239,19 @@ def test_every_request_has_timeout_and_explicit_verify_and_no_redirects():
     client, _ = make_client(session)
     client.get_json(URL)
     call = session.calls[0]
-    assert call["timeout"] == 7
+    assert call["timeout"] == (7, 7)  # (connect, read); connecting is bounded apart
     assert call["verify"] == "/ca.pem"
     assert call["allow_redirects"] is False
     assert session.verify == "/ca.pem"
+
+
+def test_connecting_is_bounded_apart_from_a_long_read_timeout():
+    """A host that drops SYNs must not cost request_timeout (600 s) per attempt."""
+    session = ScriptedSession(reply(200, OK))
+    client, _ = make_client(session)
+    client.timeout = 600
+    client.get_json(URL)
+    assert session.calls[0]["timeout"] == (CONNECT_TIMEOUT, 600)
 
 
 def test_tls_verification_cannot_be_disabled():
@@ -254,3 +265,14 @@ def test_credentials_are_not_sent_over_plain_http():
     with pytest.raises(Exception, match="https"):
         client.get_json("http://bc.example.com/api/v2.0/companies")
     assert session.calls == []
+
+
+def test_a_host_that_never_accepts_a_connection_gets_only_quick_attempts():
+    session = ScriptedSession(*[requests.ConnectTimeout("connect timed out") for _ in range(3)])
+    client, slept = make_client(session)
+    with pytest.raises(ConnectionFailedError) as caught:
+        client.get_json(URL)
+    assert "did not accept a connection" in str(caught.value)
+    assert "check api_url / base_url" in str(caught.value)
+    assert len(session.calls) == QUICK_ATTEMPTS
+    assert slept == [QUICK_DELAY] * (QUICK_ATTEMPTS - 1)

@@ -3,7 +3,9 @@
 Rules are set through `/_emulator/faults`. Each rule fires on the next `count` requests that match
 its method and path fragment, so a test knows exactly which request fails and how:
 
-- `status`: an error status (429, 502, 503, 504, 408, ...) with BC's body and `Retry-After`;
+- `status`: an error status (429, 502, 503, 504, 408, ...) with BC's body and `Retry-After`
+  (on the sign-in routes, Entra's error body instead; `body` sends that text instead of either,
+  as a gateway's error page would);
 - `deadlock`: BC's retryable 409 `Internal_ServerError` "...deadlocked...";
 - `reset`: the connection is dropped before any response byte;
 - `truncate`: the response starts, half its body is sent, then the connection drops;
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from businesscentral_emulator.entra.http import is_sign_in_path, sign_in_fault
 from businesscentral_emulator.odata.errors import BusinessCentralError
 
 if TYPE_CHECKING:
@@ -69,6 +72,7 @@ class FaultRule(msgspec.Struct, forbid_unknown_fields=True):
     method: str | None = None
     path_contains: str | None = None
     skip: int = 0
+    body: str | None = None
 
 
 class FaultPlan(msgspec.Struct, forbid_unknown_fields=True):
@@ -191,7 +195,7 @@ class FaultMiddleware:
         elif rule.kind == "truncate":
             await self.app(scope, receive, _truncating(scope, send))
         else:
-            await _send_error(send, rule)
+            await _send_error(send, rule, sign_in=is_sign_in_path(path))
 
 
 def _abort(scope: Scope) -> None:
@@ -243,7 +247,25 @@ def _truncating(scope: Scope, send: Send) -> Send:
     return cut
 
 
-async def _send_error(send: Send, rule: FaultRule) -> None:
+async def _send_error(send: Send, rule: FaultRule, *, sign_in: bool = False) -> None:
+    extra: dict[str, str] = {}
+    if rule.body is not None:
+        status, body, content_type = rule.status, rule.body.encode(), b"text/html; charset=utf-8"
+    elif sign_in and rule.kind == "status":
+        status, body, extra = sign_in_fault(rule.status)
+        content_type = b"application/json; charset=utf-8"
+    else:
+        status, body = _bc_error(rule)
+        content_type = b"application/json; odata.metadata=minimal"
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    headers += [(name.lower().encode(), value.encode()) for name, value in extra.items()]
+    if rule.retry_after is not None:
+        headers.append((b"retry-after", f"{rule.retry_after:g}".encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _bc_error(rule: FaultRule) -> tuple[int, bytes]:
     if rule.kind == "deadlock":
         error = BusinessCentralError(
             409,
@@ -253,12 +275,4 @@ async def _send_error(send: Send, rule: FaultRule) -> None:
     else:
         code, message = _STATUS_ERRORS.get(rule.status, ("Internal_ServerError", "Error."))
         error = BusinessCentralError(rule.status, code, message)
-    body = error.body()
-    headers = [
-        (b"content-type", b"application/json; odata.metadata=minimal"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    if rule.retry_after is not None:
-        headers.append((b"retry-after", f"{rule.retry_after:g}".encode()))
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    return error.status, error.body()

@@ -9,6 +9,8 @@ requests and renders answers.
 from __future__ import annotations
 
 import html
+import json
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -16,7 +18,12 @@ from urllib.parse import parse_qsl
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from businesscentral_emulator.entra.service import AuthorizeRedirect, EntraError, EntraService
+from businesscentral_emulator.entra.service import (
+    AuthorizeRedirect,
+    EntraError,
+    EntraService,
+    transient_refusal,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,6 +32,9 @@ if TYPE_CHECKING:
 
 _MAX_FORM_BYTES = 1 << 20
 _NO_STORE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
+_SIGN_IN_PATH = re.compile(
+    r"^/[^/]+/(?:oauth2/v2\.0/|v2\.0/\.well-known/|\.well-known/|discovery/)"
+)
 
 
 def entra_routes(service: EntraService) -> list[Route]:
@@ -179,6 +189,17 @@ class _Endpoints:
             "cloud_instance_name": "microsoftonline.com",
         }
         return JSONResponse(document)
+
+
+def is_sign_in_path(path: str) -> bool:
+    """Whether `path` is one of the sign-in service's routes (faults answer there like Entra)."""
+    return _SIGN_IN_PATH.match(path) is not None
+
+
+def sign_in_fault(status: int) -> tuple[int, bytes, dict[str, str]]:
+    """Status, JSON body and headers of Entra's answer for an injected 408, 429 or 5xx."""
+    body = transient_refusal(status).body()
+    return status, json.dumps(body).encode(), {**_NO_STORE, "x-ms-request-id": body["trace_id"]}
 
 
 def _guarded(request: Request, answer: Callable[[], Response]) -> Response:

@@ -123,9 +123,11 @@ class EntraError(Exception):
         correlation_id = correlation_id or str(uuid.uuid4())
         moment = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.timezone.utc)
         timestamp = moment.strftime("%Y-%m-%d %H:%M:%SZ")
+        # Entra separates the parts with CRLF (learn.microsoft.com/previous-versions/azure/dn645548,
+        # "Token Issuance Endpoint Errors": "...\r\nTrace ID: ...\r\nCorrelation ID: ...").
         description = (
-            f"AADSTS{self.code}: {self.message} Trace ID: {trace_id} "
-            f"Correlation ID: {correlation_id} Timestamp: {timestamp}"
+            f"AADSTS{self.code}: {self.message}\r\nTrace ID: {trace_id}\r\n"
+            f"Correlation ID: {correlation_id}\r\nTimestamp: {timestamp}"
         )
         return {
             "error": self.error,
@@ -528,6 +530,40 @@ _BAD_DEVICE_CODE = _Refusal(
     70000,
     "The device code was not recognized.",
 )
+
+
+# Entra's token endpoint when it cannot serve a request right now, for injected faults. The body
+# has Entra's error shape ({error, error_description, error_codes, timestamp, trace_id,
+# correlation_id, error_uri}: learn.microsoft.com/entra/identity-platform/reference-error-codes,
+# "Handling error codes in your application"; older page: learn.microsoft.com/previous-versions/
+# azure/dn645548 "Token Issuance Endpoint Errors"). `temporarily_unavailable` is the OAuth error
+# Entra documents for "the server is temporarily too busy to handle the request; retry after a
+# small delay" (v2-oauth2-auth-code-flow, error codes for token endpoint errors). The AADSTS codes
+# come from the reference-error-codes table: 90024 RequestBudgetExceededError ("A transient error
+# has occurred. Try again.") and 90033 MsodsServiceUnavailable. For client credentials Entra
+# throttles with 429 and `Retry-After: 60` (learn.microsoft.com/entra/msal/dotnet/advanced/
+# client-and-server-throttling); the body it sends with a 429 or a gateway's 408 is not
+# documented, so those reuse 90024 (*unconfirmed*).
+_TRANSIENT_REFUSALS = {
+    503: _Refusal(
+        503,
+        "temporarily_unavailable",
+        90033,
+        "MsodsServiceUnavailable - The Microsoft Online Directory Service (MSODS) isn't available.",
+    ),
+}
+_BUSY = _Refusal(
+    429,
+    "temporarily_unavailable",
+    90024,
+    "RequestBudgetExceededError - A transient error has occurred. Try again.",
+)
+
+
+def transient_refusal(status: int) -> EntraError:
+    """The error Entra's token endpoint answers with `status` (408, 429, 5xx) for a fault."""
+    kind = _TRANSIENT_REFUSALS.get(status, _BUSY)
+    return EntraError(status, kind.error, kind.code, kind.template)
 
 
 class EntraService:
