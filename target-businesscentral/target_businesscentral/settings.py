@@ -37,7 +37,10 @@ _STREAM_SETTINGS = th.ObjectType(
     th.Property(
         "natural_key",
         th.ArrayType(th.StringType),
-        description="Fields that identify a record without its id (default: number, code, ...).",
+        description=(
+            "Fields that identify a record without its id; an upsert creates only records that"
+            " carry them (default: number, code, ...; externalDocumentNumber for sales documents)."
+        ),
     ),
     th.Property(
         "entity_set",

@@ -66,7 +66,7 @@ class _Sent:
 class WriteEngine:
     """Writes items to BC and accounts for each in the ledger."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the run's shared parts and its write settings
         self,
         client: BusinessCentralClient,
         ledger: Ledger,
