@@ -227,3 +227,41 @@ def test_action_create_accepts_creates_that_a_rerun_repeats(
         assert run.returncode == 0, run.stderr[-3000:]
         assert run.summary("salesInvoices")["created"] == 1
     assert len(bc.get_all(bc.company_url("salesInvoices"))) == before + 2
+
+
+@pytest.mark.parametrize("action", ["update", "delete"])
+def test_resent_update_or_delete_that_meets_its_own_lost_write_settles(
+    bc: RunningEmulator, tmp_path: Path, action: str
+) -> None:
+    """The lost write commits between the look-up and the resend: a 409 or 404, not a rejection.
+
+    Batch 1 runs 4 s (the target gives up after 3 s and looks the rows up before they change);
+    the resent batch 2 is held 2 s before BC runs it, so batch 1 commits first and batch 2 meets
+    its own change: a stale etag (update) or a row already gone (delete).
+    """
+    customers = bc.get_all(bc.company_url("customers"))[:3]
+    records = [
+        {"number": c["number"], "displayName": f"Settled {i}"} for i, c in enumerate(customers)
+    ]
+    if action == "delete":
+        records = [{"number": c["number"]} for c in customers]
+    common = {"method": "POST", "path_contains": "$batch", "writes_only": True, "count": 1}
+    faults = [{"kind": "slow", "seconds": 4, **common}, {"kind": "stall", "seconds": 2, **common}]
+    bc.hook("POST", "faults", {"faults": faults})
+    config = target_config(
+        bc.info,
+        tmp_path,
+        default_company=bc.companies[0]["id"],
+        request_timeout=3,
+        stream_settings={"customers": {"action": action}},
+    )
+    run = run_target(tmp_path, config, messages_for({"customers": records}))
+    assert run.returncode == 0, run.stderr[-3000:] + str(run.rejected)
+    assert bc.counters()["faults"] == {"slow": 1, "stall": 1}
+    assert run.summary("customers")[f"{action}d"] == 3
+    rows = {row["number"]: row for row in bc.get_all(bc.company_url("customers"))}
+    for record in records:
+        if action == "delete":
+            assert record["number"] not in rows
+        else:
+            assert rows[record["number"]]["displayName"] == record["displayName"]
