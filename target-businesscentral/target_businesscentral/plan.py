@@ -235,6 +235,11 @@ def _not_findable(item: Item) -> str:
     """Why an upsert does not create this record, and the settings that decide otherwise."""
     model, stream = item.model, item.stream
     key = model.natural_key
+    if "." in stream:  # a nested line of a header that already existed: keyed by its sequence
+        return (
+            f"{stream}: not created, because the line has no complete {'+'.join(key)}: a rerun"
+            " would create it a second time. Give each nested line its sequence"
+        )
     assigned = [name for name in key if name not in model.insertable]
     if not key:
         why = f"{model.name} has no natural key to find it by"

@@ -265,3 +265,13 @@ def test_resent_update_or_delete_that_meets_its_own_lost_write_settles(
             assert record["number"] not in rows
         else:
             assert rows[record["number"]]["displayName"] == record["displayName"]
+
+
+def test_a_bad_write_settle_seconds_fails_with_one_clear_line(
+    bc: RunningEmulator, tmp_path: Path
+) -> None:
+    config = _config(bc, tmp_path, write_settle_seconds=-1)
+    run = run_target(tmp_path, config, messages_for({"salesInvoices": _invoices(bc, ["BAD"])}))
+    assert run.returncode == 1
+    assert "write_settle_seconds" in run.stderr
+    assert "Traceback" not in run.stderr
