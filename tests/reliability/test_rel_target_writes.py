@@ -129,7 +129,7 @@ def test_write_batch_slower_than_the_timeout_creates_each_invoice_once(
 def test_a_share_of_slow_write_batches_duplicates_nothing(
     bc: RunningEmulator, tmp_path: Path
 ) -> None:
-    """Half the write batches (seeded) outlast the timeout; every invoice is in BC once."""
+    """Write batches outlast the timeout at odds of 1 in 2 (seeded); each invoice is in BC once."""
     refs = [f"SHARE-{i:02d}" for i in range(30)]
     _slow_writes(bc, rate=0.5)
     config = _config(bc, tmp_path, write_settle_seconds=60, batch_size_rows=10)
