@@ -235,12 +235,13 @@ def _not_findable(item: Item) -> str:
     """Why an upsert does not create this record, and the settings that decide otherwise."""
     model, stream = item.model, item.stream
     key = model.natural_key
-    if "." in stream:  # a nested line of a header that already existed: keyed by its sequence
+    if stream.endswith(f".{model.name}"):  # a nested line of a header that already existed
         return (
             f"{stream}: not created, because the line has no complete {'+'.join(key)}: a rerun"
             " would create it a second time. Give each nested line its sequence"
         )
     assigned = [name for name in key if name not in model.insertable]
+    give = ""
     if not key:
         why = f"{model.name} has no natural key to find it by"
     elif assigned:
@@ -250,11 +251,11 @@ def _not_findable(item: Item) -> str:
         )
     else:
         why = f"the record has no {'+'.join(key)} (the natural key of {model.name})"
+        give = f"give each record its {'+'.join(key)}, "
     return (
-        f"{stream}: not created, because {why}: a rerun would create it a second time. Give"
-        f" each record its natural key, set stream_settings.{stream}.natural_key to fields the"
-        f" records carry, or set stream_settings.{stream}.action to create to create them on"
-        " every run"
+        f"{stream}: not created, because {why}: a rerun would create it a second time. To fix,"
+        f" {give}set stream_settings.{stream}.natural_key to fields the records carry, or set"
+        f" stream_settings.{stream}.action to create to create them on every run"
     )
 
 
