@@ -47,7 +47,13 @@ class Documents:
         waiting = [i for i in items if lines_of.parent_field not in i.values]
         if not waiting:
             return items
-        header_model = write_model(self.model(preparer.target.api), lines_of.header_set)
+        # A line names its document by BC's document number (BC's own "Document No." of a line),
+        # whatever natural key finds headers to write.
+        model = self.model(preparer.target.api)
+        header_key = (
+            ("number",) if "number" in model.entity_set(lines_of.header_set).properties else None
+        )
+        header_model = write_model(model, lines_of.header_set, header_key)
         if len(header_model.natural_key) != 1:
             for item in waiting:
                 self.ledger.reject(

@@ -66,6 +66,14 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     "itemVariants": ("itemId", "code"),
     "defaultDimensions": ("parentId", "dimensionId"),
     "subscriptions": ("subscriptionId",),
+    # BC numbers a new document from its number series (``number`` is read-only on insert), so a
+    # document is found again by the reference the client sets and BC keeps.
+    "salesInvoices": ("externalDocumentNumber",),
+    "salesOrders": ("externalDocumentNumber",),
+    "salesCreditMemos": ("externalDocumentNumber",),
+    "salesQuotes": ("externalDocumentNumber",),
+    "purchaseInvoices": ("vendorInvoiceNumber",),
+    "purchaseCreditMemos": ("vendorCreditMemoNumber",),
 }
 # The field of a lines set that names its header, where it is not ``documentId``.
 PARENT_FIELDS: dict[str, str] = {"journalLines": "journalId"}

@@ -21,7 +21,17 @@ if TYPE_CHECKING:
 
     from target_businesscentral.entities import WriteModel
 
-__all__ = ["ACTIONS", "ETAG", "Done", "Item", "Write", "complete_key", "norm", "plan"]
+__all__ = [
+    "ACTIONS",
+    "ETAG",
+    "Done",
+    "Item",
+    "Write",
+    "complete_key",
+    "findable",
+    "norm",
+    "plan",
+]
 
 ETAG = "@odata.etag"
 ACTIONS = ("upsert", "create", "update", "delete")
@@ -52,6 +62,10 @@ class Item:
         overwrite: Conflicts are re-read and applied instead of rejected.
         outcome: How the item ended (created, updated, ..., rejected), once it has.
         waits: Rounds it waited because BC did not run its write (throttled, deadlocked).
+        in_flight_until: For a create whose answer was lost: until when (``time.monotonic``) it
+            may still commit in BC, so it is looked up and not resent; None otherwise.
+        look_again_at: When (``time.monotonic``) to look it up next while it may be in flight.
+        looks: Look-ups made while it may be in flight (they space out).
     """
 
     stream: str
@@ -74,6 +88,9 @@ class Item:
     overwrite: bool = False
     outcome: str | None = None
     waits: int = 0
+    in_flight_until: float | None = None
+    look_again_at: float = 0.0
+    looks: int = 0
 
     def identity(self) -> tuple[Any, ...] | None:
         """What makes two records the same BC row (for keeping their order); None if unknown."""
@@ -133,6 +150,8 @@ def plan(item: Item) -> Write | Done:  # noqa: PLR0911 - one answer per case
         if item.action == "update":
             message = f"BC has no {item.model.name} record with {item.describe()} to update"
             return Done("rejected", Rejection("update", message, 404, "Internal_RecordNotFound"))
+        if item.action == "upsert" and not findable(item):
+            return Done("rejected", Rejection("create", _not_findable(item)))
         return _create(item)
     if item.action == "create":
         return Done("created" if item.sent == "create" else "unchanged")
@@ -199,6 +218,45 @@ def _if_match(item: Item, found: dict[str, Any]) -> dict[str, str]:
 
 def _row_path(item: Item, found: dict[str, Any]) -> str:
     return item.entity_path(found[item.model.key_field])
+
+
+def findable(item: Item) -> bool:
+    """Whether the record, once created, can be found again by what it carries.
+
+    Only by a complete natural key that BC stores as sent: BC assigns the id of a new row (and the
+    number of a document from its number series), so neither finds a created record on a rerun or
+    after a lost answer.
+    """
+    key = item.model.natural_key
+    return item.natural_key is not None and all(name in item.model.insertable for name in key)
+
+
+def _not_findable(item: Item) -> str:
+    """Why an upsert does not create this record, and the settings that decide otherwise."""
+    model, stream = item.model, item.stream
+    key = model.natural_key
+    if stream.endswith(f".{model.name}"):  # a nested line of a header that already existed
+        return (
+            f"{stream}: not created, because the line has no complete {'+'.join(key)}: a rerun"
+            " would create it a second time. Give each nested line its sequence"
+        )
+    assigned = [name for name in key if name not in model.insertable]
+    give = ""
+    if not key:
+        why = f"{model.name} has no natural key to find it by"
+    elif assigned:
+        why = (
+            f"BC assigns {', '.join(assigned)} of a new {model.name} record itself, so the"
+            f" natural key {'+'.join(key)} cannot find it again"
+        )
+    else:
+        why = f"the record has no {'+'.join(key)} (the natural key of {model.name})"
+        give = f"give each record its {'+'.join(key)}, "
+    return (
+        f"{stream}: not created, because {why}: a rerun would create it a second time. To fix,"
+        f" {give}set stream_settings.{stream}.natural_key to fields the records carry, or set"
+        f" stream_settings.{stream}.action to create to create them on every run"
+    )
 
 
 def complete_key(key: tuple[Any, ...]) -> bool:

@@ -22,6 +22,11 @@ __all__ = ["CONFIG_SCHEMA", "StreamSettings", "TargetSettings"]
 
 CONFLICT_POLICIES = ("reject", "overwrite")
 UNKNOWN_FIELD_POLICIES = ("drop", "reject")
+# A write whose answer was lost can still commit while BC works on it. BC online answers 504 once a
+# request has run 10 minutes (Microsoft Learn, "Current API Limits", api-reference/v2.0/
+# dynamics-current-limits) and a request may first wait up to 8 minutes in a busy user's queue
+# ("Operational limits for Business Central online"): 18 minutes in all.
+DEFAULT_WRITE_SETTLE_SECONDS = 1080
 
 _STREAM_SETTINGS = th.ObjectType(
     th.Property(
@@ -32,7 +37,10 @@ _STREAM_SETTINGS = th.ObjectType(
     th.Property(
         "natural_key",
         th.ArrayType(th.StringType),
-        description="Fields that identify a record without its id (default: number, code, ...).",
+        description=(
+            "Fields that identify a record without its id; an upsert creates only records that"
+            " carry them (default: number, code, ...; externalDocumentNumber for sales documents)."
+        ),
     ),
     th.Property(
         "entity_set",
@@ -125,6 +133,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "write_settle_seconds",
+        th.NumberType,
+        default=DEFAULT_WRITE_SETTLE_SECONDS,
+        description=(
+            "A create whose answer was lost (timeout, cut connection) may still commit in BC: it is"
+            " looked up, never resent, until this many seconds after the loss (BC online queues a"
+            " request up to 8 minutes and runs it up to 10)."
+        ),
+    ),
+    th.Property(
         "dry_run",
         th.BooleanType,
         default=False,
@@ -159,6 +177,7 @@ class TargetSettings:
     max_rejections: int
     dry_run: bool
     count_batch_operations: bool = False
+    write_settle_seconds: float = DEFAULT_WRITE_SETTLE_SECONDS
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TargetSettings:
@@ -174,6 +193,11 @@ class TargetSettings:
         max_rejections = int(config.get("max_rejections") or 0)
         if max_rejections < 0:
             msg = "Setting max_rejections must be 0 or more."
+            raise ConfigurationError(msg)
+        settle = config.get("write_settle_seconds")
+        settle = DEFAULT_WRITE_SETTLE_SECONDS if settle is None else settle
+        if isinstance(settle, bool) or not isinstance(settle, (int, float)) or settle < 0:
+            msg = f"Setting write_settle_seconds is {settle!r}; use a number of seconds, 0 or more."
             raise ConfigurationError(msg)
         default_company = config.get("default_company") or None
         copy = bool(config.get("write_all_to_default_company"))
@@ -193,6 +217,7 @@ class TargetSettings:
             max_rejections=max_rejections,
             dry_run=bool(config.get("dry_run")),
             count_batch_operations=bool(config.get("count_batch_operations")),
+            write_settle_seconds=float(settle),
         )
 
     def stream(self, name: str) -> StreamSettings:

@@ -109,6 +109,7 @@ class TargetBusinessCentral(Target):
             self.pool,
             dry_run=self.settings.dry_run,
             count_batch_operations=self.settings.count_batch_operations,
+            settle_seconds=self.settings.write_settle_seconds,
         )
 
     def model(self, api: ApiRoute) -> ServiceModel:

@@ -2,9 +2,16 @@
 
 A round takes at most one record per BC row (later records of the same key wait for the next
 round, so their order holds), looks them all up in batched GETs, plans each, and sends the writes
-100 to a ``$batch``, several batches in flight within ``max_concurrency``. A write whose answer was
-lost is never resent blindly: the next round looks the record up again and plans from what BC
-holds. Conflicts are rejected with BC's current etag, or re-read and applied when asked.
+100 to a ``$batch``, several batches in flight within ``max_concurrency``. Conflicts are rejected
+with BC's current etag, or re-read and applied when asked.
+
+A write whose answer was lost is never resent blindly, because BC may still be running it (BC has
+no idempotency key; it keeps working on a request after the client gave up). The record is looked
+up and planned again from what BC holds: an update or delete that committed is then unchanged or
+gone (and a resent PATCH carries BC's current etag, so it cannot apply twice). A create is looked
+up until it is found (created, not resent) or until ``write_settle_seconds`` after the loss, when
+BC has certainly finished or cancelled it; only then is it sent again. A create that could not be
+found again by what it carries is rejected instead of resent.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from businesscentral_api.http import is_deadlock
 
 from target_businesscentral.ledger import Rejection
 from target_businesscentral.lookup import Lookup, assign_found, lookup_operations, rows_of
-from target_businesscentral.plan import ETAG, Done, Item, Write, plan
+from target_businesscentral.plan import ETAG, Done, Item, Write, findable, plan
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -43,6 +50,8 @@ MAX_ROUNDS_PER_RECORD = 4
 MAX_WAITS_PER_RECORD = 8
 MAX_LOOKUP_ATTEMPTS = 5
 MAX_RETRY_AFTER = 300.0
+MAX_LOOK_INTERVAL = 30.0  # the longest pause between look-ups of a write that may be in flight
+DEFAULT_SETTLE_SECONDS = 1080.0
 _CONFLICT_STATUSES = frozenset({409, 412})
 _NOT_RUN_STATUSES = frozenset({429})
 _UNKNOWN_STATUSES = frozenset({0, 408, 500, 502, 503, 504})
@@ -57,7 +66,7 @@ class _Sent:
 class WriteEngine:
     """Writes items to BC and accounts for each in the ledger."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the run's shared parts and its write settings
         self,
         client: BusinessCentralClient,
         ledger: Ledger,
@@ -65,14 +74,20 @@ class WriteEngine:
         *,
         dry_run: bool = False,
         count_batch_operations: bool = False,
+        settle_seconds: float = DEFAULT_SETTLE_SECONDS,
     ) -> None:
-        """Share the client (limits, sign-in), the ledger and the worker pool of the run."""
+        """Share the client (limits, sign-in), the ledger and the worker pool of the run.
+
+        ``settle_seconds``: how long after its answer was lost a create may still commit in BC.
+        """
         self.client = client
         self.ledger = ledger
         self.pool = pool
         self.dry_run = dry_run
         self.count_batch_operations = count_batch_operations
+        self.settle_seconds = settle_seconds
         self._sleep = time.sleep
+        self._clock = time.monotonic
         self._pause = 0.0  # the longest Retry-After of the last round's throttled writes
 
     def run(self, items: list[Item]) -> list[Item]:
@@ -85,8 +100,15 @@ class WriteEngine:
                 self._sleep(self._pause)
                 self._pause = 0.0
             this_round, waiting = _one_per_row(waiting)
-            again = self._round(this_round, settled)
-            waiting = again + waiting
+            now = self._clock()
+            due = [item for item in this_round if item.look_again_at <= now]
+            later = [item for item in this_round if item.look_again_at > now]
+            if not due:  # only writes that may be in flight: wait for the first look-up due
+                self._sleep(min(item.look_again_at for item in later) - now)
+                waiting = later + waiting
+                continue
+            again = self._round(due, settled)
+            waiting = again + later + waiting
         return settled
 
     # -- one round ---------------------------------------------------------------------------
@@ -95,7 +117,12 @@ class WriteEngine:
             item.attempts += 1
         items = self.look_up(items)
         writes: list[_Sent] = []
+        in_flight: list[Item] = []
         for item in items:
+            if item.found is None and self._may_be_in_flight(item):
+                in_flight.append(item)
+                continue
+            item.in_flight_until = None
             decision = plan(item)
             if isinstance(decision, Done):
                 self._settle(item, decision, settled)
@@ -104,7 +131,34 @@ class WriteEngine:
                 self._settle(item, Done(outcome[decision.operation]), settled)
             else:
                 writes.append(_Sent(item, decision))
-        return self._send(writes, settled)
+        if in_flight:
+            LOGGER.warning(
+                "%s: %d creates whose answer was lost are not in BC yet and may still be running;"
+                " looking them up again, not resending them",
+                in_flight[0].stream,
+                len(in_flight),
+            )
+        return in_flight + self._send(writes, settled)
+
+    def _may_be_in_flight(self, item: Item) -> bool:
+        """Whether a create BC has not shown yet may still commit (then look again later)."""
+        if item.in_flight_until is None:
+            return False
+        now = self._clock()
+        if now >= item.in_flight_until:
+            LOGGER.warning(
+                "%s: a create whose answer was lost is still not in BC %.0fs later"
+                " (write_settle_seconds); sending it again",
+                item.stream,
+                self.settle_seconds,
+            )
+            item.in_flight_until = None
+            return False
+        item.attempts -= 1  # a look, not another attempt at the write
+        item.looks += 1
+        pause = min(2.0 ** (item.looks - 1), MAX_LOOK_INTERVAL, item.in_flight_until - now)
+        item.look_again_at = now + pause
+        return True
 
     def _settle(self, item: Item, done: Done, settled: list[Item]) -> None:
         if done.rejection is not None:
@@ -218,6 +272,9 @@ class WriteEngine:
             self._settle(item, Done(outcome[write.operation]), settled)
             return False
         error = result.error(operation)
+        if write.operation == "delete" and result.status == 404 and item.sent == "delete":  # noqa: PLR2004
+            self._settle(item, Done("deleted"), settled)  # the lost DELETE had committed
+            return False
         if result.status in _CONFLICT_STATUSES and error.code == "Request_EntityChanged":
             return self._conflict(item, error)
         if result.status in _NOT_RUN_STATUSES or is_deadlock(error):
@@ -229,14 +286,24 @@ class WriteEngine:
         return False
 
     def _unanswered(self, sent: _Sent, error: BusinessCentralError) -> bool:
+        """No answer to the whole ``$batch``: BC may still be running it."""
         if isinstance(error, OutcomeUnknownError):
-            return self._again(sent.item, sent.write.operation, error, sent=sent.write.operation)
+            again = self._again(sent.item, sent.write.operation, error, sent=sent.write.operation)
+            if again and sent.write.operation == "create":
+                sent.item.in_flight_until = self._clock() + self.settle_seconds
+                sent.item.looks = 0
+            return again
         self.reject(sent.item, Rejection.from_error(sent.write.operation, error))
         return False
 
     def _conflict(self, item: Item, error: BusinessCentralError) -> bool:
-        """BC refused a stale etag: reject with the current etag, or re-read and apply."""
-        if item.overwrite and item.attempts < MAX_ROUNDS_PER_RECORD:
+        """BC refused a stale etag: reject with the current etag, or re-read and apply.
+
+        After a PATCH whose answer was lost, the stale etag may be the lost PATCH's own doing:
+        the record is looked up again (its values then match BC's, and it settles as updated).
+        """
+        retry = item.overwrite or item.sent == "update"
+        if retry and item.attempts < MAX_ROUNDS_PER_RECORD:
             return True
         current = self._current_etag(item)
         self.reject(item, Rejection.from_error("update", error, current_etag=current))
@@ -262,10 +329,10 @@ class WriteEngine:
         self, item: Item, operation: str, error: BusinessCentralError, sent: str | None
     ) -> bool:
         """Another round for a write BC did not run (``sent`` None) or may have run."""
-        if sent == "create" and item.natural_key is None and item.record_id is None:
+        if sent == "create" and not findable(item):
             message = (
-                "the create may or may not have happened and the record has no natural key to"
-                f" check it by, so it was not sent again: {error.message}"
+                "the create may or may not have happened and the record has no natural key that"
+                f" BC keeps to check it by, so it was not sent again: {error.message}"
             )
             rejection = Rejection(
                 operation, message, error.status, error.code, error.correlation_id

@@ -16,7 +16,9 @@ its method and path fragment, so a test knows exactly which request fails and ho
 A rule with `rate` fires on each matching request with that probability instead, drawn from a
 generator seeded with the emulator's fault seed and the rule's position: the same requests in the
 same order meet the same faults. `count` then caps how often it fires (None: no cap). `skip` lets
-the first matching requests through (the second `$batch` of a run, not the first).
+the first matching requests through (the second `$batch` of a run, not the first). `writes_only`
+matches only requests that write: not a GET, and for a `$batch`, one with an operation that is not
+a GET (a target's look-ups and writes both go to `$batch`).
 
 `Latency` adds a fixed delay per request and a delay per KB of response body, so the emulator
 answers like the cloud (100-300 ms a request) rather than loopback.
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     Send = Callable[[Message], Awaitable[None]]
     ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+_READS = frozenset({"GET", "HEAD"})
 KINDS = ("status", "deadlock", "reset", "truncate", "stall", "slow", "token_expired")
 _STATUS_ERRORS = {
     408: ("Request_Timeout", "The operation has timed out."),
@@ -73,6 +76,7 @@ class FaultRule(msgspec.Struct, forbid_unknown_fields=True):
     path_contains: str | None = None
     skip: int = 0
     body: str | None = None
+    writes_only: bool = False
 
 
 class FaultPlan(msgspec.Struct, forbid_unknown_fields=True):
@@ -138,12 +142,20 @@ class Faults:
             self._rules.clear()
             self._armed_total = 0
 
-    def take(self, method: str, path: str) -> FaultRule | None:
+    @property
+    def needs_body(self) -> bool:
+        """Whether a rule looks into a `$batch` body to tell writes from reads."""
+        with self._lock:
+            return any(armed.rule.writes_only for armed in self._rules)
+
+    def take(self, method: str, path: str, *, writes: bool = True) -> FaultRule | None:
         """The rule that fires for this request, if any (consuming one of its shots)."""
         with self._lock:
             for armed in self._rules:
                 rule = armed.rule
                 if rule.method and rule.method.upper() != method:
+                    continue
+                if rule.writes_only and not writes:
                     continue
                 if rule.path_contains and rule.path_contains not in path:
                     continue
@@ -176,7 +188,13 @@ class FaultMiddleware:
         if scope["type"] != "http" or path.startswith("/_emulator"):
             await self.app(scope, receive, send)
             return
-        rule = self.faults.take(scope["method"], path + "?" + scope["query_string"].decode())
+        writes = scope["method"] not in _READS
+        if writes and path.endswith("$batch") and self.faults.needs_body:
+            body, receive = await _buffered(receive)
+            writes = _batch_writes(body)
+        rule = self.faults.take(
+            scope["method"], path + "?" + scope["query_string"].decode(), writes=writes
+        )
         latency = self.faults.latency
         if latency.per_request_ms or latency.per_kb_ms:
             send = _delaying(send, latency)
@@ -196,6 +214,37 @@ class FaultMiddleware:
             await self.app(scope, receive, _truncating(scope, send))
         else:
             await _send_error(send, rule, sign_in=is_sign_in_path(path))
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """Read the whole request body; a `receive` that hands it to the app again."""
+    chunks: list[bytes] = []
+    first: list[Message] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            first.append(message)  # the client left: pass that on
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    first.insert(0, {"type": "http.request", "body": body, "more_body": False})
+
+    async def replay() -> Message:
+        return first.pop(0) if first else await receive()
+
+    return body, replay
+
+
+def _batch_writes(body: bytes) -> bool:
+    """Whether a JSON `$batch` body holds an operation that writes (unreadable: assume so)."""
+    try:
+        document = msgspec.json.decode(body)
+        methods = [str(r.get("method", "")).upper() for r in document.get("requests") or []]
+    except (msgspec.DecodeError, AttributeError):
+        return True
+    return any(method not in _READS for method in methods)
 
 
 def _abort(scope: Scope) -> None:
