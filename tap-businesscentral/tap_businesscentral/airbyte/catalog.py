@@ -68,18 +68,21 @@ def airbyte_stream(stream: BusinessCentralStream) -> AirbyteStream:
     """One tap stream as an Airbyte stream."""
     cursor = stream.replication_key
     incremental = cursor is not None or stream.spec.header is not None
+    declared: dict[str, Any] = {}  # only what applies: unset fields are left out of the JSON
+    if incremental:
+        declared["source_defined_cursor"] = True
+    if cursor:
+        declared["default_cursor_field"] = [cursor]
     return AirbyteStream(
         name=stream.name,
         json_schema=airbyte_schema(stream.schema),
-        supported_sync_modes=(
-            [SyncMode.full_refresh, SyncMode.incremental]
-            if incremental
-            else [SyncMode.full_refresh]
-        ),
-        source_defined_cursor=True if incremental else None,
-        default_cursor_field=[cursor] if cursor else None,
+        supported_sync_modes=[
+            SyncMode.full_refresh,
+            *([SyncMode.incremental] if incremental else []),
+        ],
         source_defined_primary_key=[[key] for key in stream.primary_keys],
         is_resumable=cursor is not None,
+        **declared,
     )
 
 
