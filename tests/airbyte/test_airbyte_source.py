@@ -169,3 +169,32 @@ def test_source_without_a_subcommand_says_how_to_use_it():
     done = subprocess.run([SOURCE], capture_output=True, text=True, check=False, env=source_env())
     assert done.returncode == 2
     assert "spec" in done.stderr
+
+
+def test_full_refresh_lines_make_their_incremental_header_read_in_full(
+    emulator, discovered, tmp_path
+):
+    config = airbyte_config(emulator.info)
+    both = configured_catalog(
+        discovered, {"salesInvoices": "incremental", "salesInvoiceLines": "incremental"}
+    )
+    first = run_source(tmp_path, "read", config=config, catalog=both)
+    assert first.returncode == 0, first.stderr
+    states = state_input(first.states())
+
+    mixed = configured_catalog(
+        discovered, {"salesInvoices": "incremental", "salesInvoiceLines": "full_refresh"}
+    )
+    second = run_source(tmp_path, "read", config=config, catalog=mixed, state=states)
+    assert second.returncode == 0, second.stderr
+    # Lines come inside their headers: a full set of lines needs every header read again.
+    assert len(second.records("salesInvoiceLines")) == len(rows(emulator, "salesInvoiceLines"))
+    assert len(second.records("salesInvoices")) == len(first.records("salesInvoices"))
+    warnings = [m["log"]["message"] for m in second.of_type("LOG") if m["log"]["level"] == "WARN"]
+    assert (
+        "Stream salesInvoices is read in full: its lines stream salesInvoiceLines is full_refresh."
+        in warnings
+    )
+
+    third = run_source(tmp_path, "read", config=config, catalog=both, state=states)
+    assert len(third.records("salesInvoices")) < len(first.records("salesInvoices"))
