@@ -198,3 +198,47 @@ def test_full_refresh_lines_make_their_incremental_header_read_in_full(
 
     third = run_source(tmp_path, "read", config=config, catalog=both, state=states)
     assert len(third.records("salesInvoices")) < len(first.records("salesInvoices"))
+
+
+def test_a_failure_mid_read_keeps_what_was_done_and_ends_in_one_trace_line(
+    emulator, discovered, tmp_path
+):
+    emulator.hook("DELETE", "faults")
+    emulator.hook(
+        "POST",
+        "faults",
+        {
+            "faults": [
+                {"kind": "status", "status": 400, "count": 50, "path_contains": "/salesInvoices"}
+            ]
+        },
+    )
+    try:
+        config = airbyte_config(emulator.info)
+        catalog = configured_catalog(
+            discovered, {"customers": "incremental", "salesInvoices": "incremental"}
+        )
+        run = run_source(tmp_path, "read", config=config, catalog=catalog)
+    finally:
+        emulator.hook("DELETE", "faults")
+    assert run.returncode == 1
+    assert len(run.records("customers")) == len(rows(emulator, "customers"))
+    assert not run.records("salesInvoices")
+    statuses = [
+        (s["stream_descriptor"]["name"], s["status"])
+        for s in (m["trace"].get("stream_status") for m in run.of_type("TRACE"))
+        if s
+    ]
+    assert ("customers", "COMPLETE") in statuses
+    assert ("salesInvoices", "INCOMPLETE") in statuses
+    assert ("customers", "INCOMPLETE") not in statuses
+    [error] = [m["trace"]["error"] for m in run.of_type("TRACE") if m["trace"]["type"] == "ERROR"]
+    assert error["failure_type"] == "system_error"
+    assert "\n" not in error["message"]
+    assert "400" in error["message"] or "BadRequest" in error["message"]
+    assert emulator.info["client_secret"] not in run.stdout + run.stderr
+    # The customers' bookmark went out before the failure: the next read resumes from it.
+    assert any(s["stream"]["stream_descriptor"]["name"] == "customers" for s in run.states())
+    # The error is the last word.
+    assert run.raw[-1]["type"] == "TRACE"
+    assert run.raw[-1]["trace"]["type"] == "ERROR"

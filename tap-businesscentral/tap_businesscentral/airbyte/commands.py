@@ -46,6 +46,9 @@ from tap_businesscentral.tap import TapBusinessCentral
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from singer_sdk import Stream
+    from singer_sdk.helpers.types import Context
+
 __all__ = ["check", "discover", "read", "run", "spec"]
 
 _CONFIG_ERRORS = (ConfigurationError, ConfigValidationError, AuthenticationError)
@@ -103,12 +106,25 @@ def read(writer: AirbyteMessageWriter, args: dict[str, str | None]) -> None:
     tap.load_state(plan.state)
     writer.streams = frozenset(plan.streams)
     writer.remember_state(plan.state)
+    for name in plan.streams:
+        _report_completion(tap.streams[name], writer)
     try:
         tap.sync_all()
     except BaseException:
         writer.finish(writer.started, AirbyteStreamStatus.INCOMPLETE)
         raise
     writer.finish(plan.streams, AirbyteStreamStatus.COMPLETE)
+
+
+def _report_completion(stream: Stream, writer: AirbyteMessageWriter) -> None:
+    """Send a stream's COMPLETE as soon as the tap has synced it (its last STATE is out)."""
+    sync = stream.sync
+
+    def sync_then_report(context: Context | None = None) -> None:
+        sync(context)
+        writer.finish([stream.name], AirbyteStreamStatus.COMPLETE)
+
+    stream.sync = sync_then_report  # type: ignore[method-assign,misc]
 
 
 def _tap(config: dict[str, Any], writer: AirbyteMessageWriter) -> TapBusinessCentral:

@@ -168,6 +168,7 @@ class AirbyteMessageWriter(BufferedMsgSpecWriter):
         super().__init__()
         self.streams: frozenset[str] | None = None  # the configured streams; None: any
         self.started: list[str] = []
+        self.closed: set[str] = set()
         self._sent_bookmarks: dict[str, bytes] = {}
         self._extracted: dt.datetime | None = None
         self._emitted_at = now_ms()
@@ -227,9 +228,12 @@ class AirbyteMessageWriter(BufferedMsgSpecWriter):
         self.send(stream_status(name, AirbyteStreamStatus.STARTED))
 
     def finish(self, names: Iterable[str], status: AirbyteStreamStatus) -> None:
-        """Send the closing status of every configured stream (STARTED first if never sent)."""
+        """Send the closing status of each stream not closed yet (STARTED first if never sent)."""
         for name in names:
+            if name in self.closed:
+                continue
             self.start_stream(name)
+            self.closed.add(name)
             self.send(stream_status(name, status), flush=False)
         self.flush()
 
