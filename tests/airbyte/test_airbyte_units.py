@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import decimal
 import json
+import subprocess
+import sys
 
 import jsonschema
 import pytest
@@ -16,6 +18,7 @@ from singer_sdk.singerlib.encoding.simple import (
     StateMessage,
 )
 from tap_businesscentral.airbyte.catalog import airbyte_schema, parse_state
+from tap_businesscentral.airbyte.cli import extra
 from tap_businesscentral.airbyte.messages import AirbyteMessageWriter, encode, record_line
 from tap_businesscentral.airbyte.spec import connection_specification, tap_config
 from tap_businesscentral.tap import TapBusinessCentral
@@ -169,3 +172,19 @@ def test_state_input_forms():
         parse_state('[{"type": "SOMETHING"}]')
     with pytest.raises(ConfigurationError, match=r"^--state is not JSON\.$"):
         parse_state("{")
+
+
+def test_without_the_extra_the_command_says_what_to_install():
+    script = (
+        "import sys; sys.modules['airbyte_protocol'] = None; "
+        "from tap_businesscentral.airbyte.cli import main; main(['spec'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.strip() == (
+        f"source-businesscentral needs the protocol models: install {extra()}."
+    )
+    assert extra().endswith("businesscentral[airbyte]")

@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib.metadata import packages_distributions
 
-__all__ = ["main"]
+__all__ = ["extra", "main"]
 
-_EXTRA = "tap-businesscentral[airbyte]"
+
+def extra() -> str:
+    """What to install for the protocol models: this distribution (whatever its name) + extra."""
+    names = packages_distributions().get("tap_businesscentral") or ["tap-businesscentral"]
+    return f"{names[0]}[airbyte]"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -46,10 +51,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         from tap_businesscentral.airbyte.commands import run  # noqa: PLC0415
     except ModuleNotFoundError as exc:
-        if exc.name not in {"airbyte_protocol", "pydantic"}:
+        if (exc.name or "").split(".")[0] not in {"airbyte_protocol", "pydantic"}:
             raise
         print(  # noqa: T201
-            f"source-businesscentral needs the protocol models: install {_EXTRA}.",
+            f"source-businesscentral needs the protocol models: install {extra()}.",
             file=sys.stderr,
         )
         sys.exit(1)

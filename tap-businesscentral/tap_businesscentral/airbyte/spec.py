@@ -2,7 +2,9 @@
 
 Airbyte's UI renders a JSON Schema with ``title``, ``description``, ``order`` and
 ``airbyte_secret``, and shows one form per sign-in method when the settings of each method sit in
-a ``oneOf`` object. So the tap's flat ``auth_type`` and its per-method settings become a
+a ``oneOf`` object (Airbyte's "Connector Specification Reference": the object holding the
+``oneOf`` and each option are ``type: object``, and every option has the same string property
+with a ``const`` of its own). So the tap's flat ``auth_type`` and its per-method settings become a
 ``credentials`` object with one variant per auth type (``auth_type`` a constant in each); every
 other setting stays at the top level. :func:`tap_config` flattens such a config back into the
 tap's own, so the tap's validation (one plain line naming the setting) applies unchanged.
