@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,7 +100,7 @@ def read(writer: AirbyteMessageWriter, args: dict[str, str | None]) -> None:
     config = _read_json(args["config"], "--config")
     catalog = parse_configured_catalog(_read_text(args["catalog"], "--catalog"))
     bookmarks = parse_state(_read_text(args["state"], "--state") if args["state"] else "")
-    tap = _tap(config, writer)
+    tap = _tap(config, writer, reading=True)
     plan = plan_read(tap, catalog, bookmarks)
     for note in plan.notes:
         writer.send(log_message(Level.WARN, note))
@@ -127,10 +128,16 @@ def _report_completion(stream: Stream, writer: AirbyteMessageWriter) -> None:
     stream.sync = sync_then_report  # type: ignore[method-assign,misc]
 
 
-def _tap(config: dict[str, Any], writer: AirbyteMessageWriter) -> TapBusinessCentral:
-    return TapBusinessCentral(
-        config=tap_config(config), validate_config=True, message_writer=writer
-    )
+def _tap(
+    config: dict[str, Any], writer: AirbyteMessageWriter, *, reading: bool = False
+) -> TapBusinessCentral:
+    tap = TapBusinessCentral(config=tap_config(config), validate_config=True, message_writer=writer)
+    if not reading:
+        # The SDK's handlers write a final STATE on SIGTERM; outside a read there is none to
+        # save, and clients stop a finished discover or check with SIGTERM (PyAirbyte does).
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    return tap
 
 
 def _read_text(path: str | None, option: str) -> str:
