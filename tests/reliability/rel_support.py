@@ -9,11 +9,14 @@ requests meet the same faults.
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import subprocess
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tap.tap_runner import TAP, parse_messages, write_json
@@ -21,8 +24,6 @@ from tap.tap_runner import _env as tap_env
 from target.target_runner import TARGET, encode
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from conftest import RunningEmulator
 
 # Streams of several shapes: master data, documents with their lines, ledger entries (paged).
@@ -69,8 +70,10 @@ def arm_faults(bc: RunningEmulator, rules: list[dict[str, Any]], seed: int) -> N
     bc.hook("DELETE", "counters")
 
 
-def faults_fired(bc: RunningEmulator) -> int:
-    return sum(bc.counters()["faults"].values())
+def bc_requests(counters: dict[str, Any]) -> int:
+    """Requests to BC itself (API, ``$metadata``, ``$batch``): those the faults may hit."""
+    by_kind = counters["by_kind"]
+    return sum(n for kind, n in by_kind.items() if kind not in {"hook", "auth"})
 
 
 # -- tap output --------------------------------------------------------------------------------
@@ -244,7 +247,7 @@ def start_target(tmp: Path, config_path: Path, messages: list[dict[str, Any]]) -
         )
 
 
-def kill_when(process: subprocess.Popen, ready: Any, timeout: float = 120) -> bool:  # noqa: ANN401
+def kill_when(process: subprocess.Popen, ready: Any, timeout: float = 120) -> bool:
     """Kill -9 ``process`` as soon as ``ready()`` holds; False when it ended first."""
     deadline = time.monotonic() + timeout
     while process.poll() is None and time.monotonic() < deadline:
@@ -255,3 +258,17 @@ def kill_when(process: subprocess.Popen, ready: Any, timeout: float = 120) -> bo
         time.sleep(0.01)
     process.wait(timeout=30)
     return False
+
+
+# -- what was measured -------------------------------------------------------------------------
+
+
+def report(scenario: str, **numbers: Any) -> None:
+    """Append a scenario's numbers to ``$REL_MEASURE_FILE`` when set (for the README's table).
+
+    Pytest hides what tests print; the file lets a run of the suite say what it measured.
+    """
+    path = os.environ.get("REL_MEASURE_FILE")
+    if path:
+        with Path(path).open("a", encoding="utf-8") as out:
+            out.write(json.dumps({"scenario": scenario, **numbers}, sort_keys=True) + "\n")
