@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,43 @@ def mixed_faults(rate: float, path_contains: str = "/api/") -> list[dict[str, An
         {"kind": "reset", **common},
         {"kind": "truncate", **common},
     ]
+
+
+@dataclass
+class Outcome:
+    """What one run of a scenario did: a scenario that held has no mismatches."""
+
+    scenario: str
+    seed: int
+    runs: int = 0
+    rows: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    mismatches: list[str] = field(default_factory=list)
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+    def add_faults(self, counters: dict[str, Any]) -> None:
+        """Count the faults the emulator says fired."""
+        self.faults.update(counters["faults"])
+
+    @property
+    def faults_fired(self) -> int:
+        return sum(self.faults.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "runs": self.runs,
+            "rows": self.rows,
+            "faults": dict(self.faults),
+            "mismatches": len(self.mismatches),
+            **self.numbers,
+        }
+
+
+def failed(what: str, stderr: str) -> str:
+    """A failed run as a mismatch: what ran and the last lines it printed."""
+    return f"{what} failed: {' | '.join(stderr.strip().splitlines()[-3:])}"
 
 
 def arm_faults(bc: RunningEmulator, rules: list[dict[str, Any]], seed: int) -> None:
@@ -263,12 +301,13 @@ def kill_when(process: subprocess.Popen, ready: Any, timeout: float = 120) -> bo
 # -- what was measured -------------------------------------------------------------------------
 
 
-def report(scenario: str, **numbers: Any) -> None:
-    """Append a scenario's numbers to ``$REL_MEASURE_FILE`` when set (for the README's table).
+def report(outcome: Outcome) -> Outcome:
+    """Append an outcome to ``$REL_MEASURE_FILE`` when set (for the README's table).
 
     Pytest hides what tests print; the file lets a run of the suite say what it measured.
     """
     path = os.environ.get("REL_MEASURE_FILE")
     if path:
         with Path(path).open("a", encoding="utf-8") as out:
-            out.write(json.dumps({"scenario": scenario, **numbers}, sort_keys=True) + "\n")
+            out.write(json.dumps(outcome.as_dict(), sort_keys=True) + "\n")
+    return outcome
