@@ -172,7 +172,7 @@ def token_expiry(
     bc.hook("POST", "config", {"token_lifetime": lifetime, "latency_ms": latency_ms})
     bc.hook("DELETE", "counters")
     # And once, BC refuses a token as expired mid-run (a clock skew, a revoked token).
-    expired = {"kind": "token_expired", "count": 1, "path_contains": "/api/", "skip": 5 + seed}
+    expired = {"kind": "token_expired", "count": 1, "path_contains": "/api/", "skip": 5 + seed % 20}
     bc.hook("POST", "faults", {"faults": [expired]})
     try:
         run = run_tap(tmp, config, catalog=catalog)
