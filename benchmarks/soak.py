@@ -104,7 +104,9 @@ def run_one(
         except Exception as error:  # noqa: BLE001 - a crash is a mismatch, and the soak goes on
             outcome = Outcome(name, seed)
             last = traceback.format_exception_only(type(error), error)[-1].strip()
-            outcome.mismatches.append(f"crashed: {last[:500]}")
+            frame = traceback.extract_tb(error.__traceback__)[-1]
+            where = f"{Path(frame.filename).name}:{frame.lineno}"
+            outcome.mismatches.append(f"crashed at {where}: {last[:500]}")
             return outcome
 
 

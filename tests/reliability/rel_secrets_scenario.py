@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.")
 WRONG_SECRET = "Wr0ng~Secret.value-1234567890"  # noqa: S105 - a wrong one, on purpose
 WRONG_PASSWORD = "not-the-access-key-0987"  # noqa: S105 - a wrong one, on purpose
+# Short enough to expire within a run, long enough that a loaded machine delivers a request before
+# its token expires in transit (which would be refused twice, and rightly fail the run).
+SHORT_LIFETIME = 3
 WRONG_REFRESH = "0.AAAA-wrong-refresh-token-" + "x" * 40
 
 
@@ -94,6 +97,21 @@ class Outputs:
             )
         return done.returncode
 
+    def passes(self, name: str, command: list[str], stdin: str = "") -> None:
+        """Run; a failure stops the scenario, saying what failed and how."""
+        if self.run(name, command, stdin) != 0:
+            msg = f"{name} failed: {self.tail(name)}"
+            raise AssertionError(msg)
+
+    def fails(self, name: str, command: list[str], stdin: str = "") -> None:
+        """Run a flow that must be refused (a wrong secret): it must not succeed."""
+        if self.run(name, command, stdin) == 0:
+            msg = f"{name} succeeded but should have been refused: {self.tail(name)}"
+            raise AssertionError(msg)
+
+    def tail(self, name: str) -> str:
+        return " | ".join((self.out / f"{name}.stderr").read_text().splitlines()[-3:])
+
     def last_state(self, name: str) -> Path:
         """The last STATE a tap run wrote, as a state file (a resumed run reads it)."""
         lines = (self.out / f"{name}.stdout").read_text().splitlines()
@@ -109,22 +127,20 @@ def run_tap_flows(bc: RunningEmulator, outputs: Outputs, outcome: Outcome) -> No
     good = outputs.config("tap", config)
     catalog = outputs.out / "catalog.json"
     catalog.write_text(json.dumps(catalog_for(config, ["customers", "generalLedgerEntries"])))
-    bc.hook("POST", "config", {"token_lifetime": 1})
+    bc.hook("POST", "config", {"token_lifetime": SHORT_LIFETIME})
     arm_faults(bc, mixed_faults(0.15), outcome.seed)
     expired = {"kind": "token_expired", "count": 1, "path_contains": "/api/"}
     bc.hook("POST", "faults", {"faults": [{**expired, "skip": 3}, {**expired, "skip": 12}]})
     command = [*TAP, "--config", str(good), "--catalog", str(catalog)]
-    assert outputs.run("tap-faults", command) == 0
+    outputs.passes("tap-faults", command)
     outcome.add_faults(bc.counters())
     bc.hook("DELETE", "faults")
     bc.hook("POST", "config", {"token_lifetime": 3599})
     state = outputs.last_state("tap-faults")
-    assert outputs.run("tap-resumed", [*command, "--state", str(state)]) == 0
+    outputs.passes("tap-resumed", [*command, "--state", str(state)])
 
     wrong = outputs.config("tap-wrong", {**config, "client_secret": WRONG_SECRET})
-    assert outputs.run(
-        "tap-wrong-secret", [*TAP, "--config", str(wrong), "--catalog", str(catalog)]
-    )
+    outputs.fails("tap-wrong-secret", [*TAP, "--config", str(wrong), "--catalog", str(catalog)])
     onprem = {
         "auth_type": "basic",
         "base_url": bc.info["onprem_base_url"],
@@ -133,16 +149,17 @@ def run_tap_flows(bc: RunningEmulator, outputs: Outputs, outcome: Outcome) -> No
         "ca_bundle": bc.info["ca_bundle"],
     }
     basic = outputs.config("tap-basic", onprem)
-    assert outputs.run("tap-basic", [*TAP, "--config", str(basic), "--discover"]) == 0
+    outputs.passes("tap-basic", [*TAP, "--config", str(basic), "--discover"])
     bad = outputs.config("tap-basic-wrong", {**onprem, "password": WRONG_PASSWORD})
-    assert outputs.run("tap-basic-wrong", [*TAP, "--config", str(bad), "--discover"])
+    outputs.fails("tap-basic-wrong", [*TAP, "--config", str(bad), "--discover"])
 
 
 def run_refresh_token_flows(bc: RunningEmulator, outputs: Outputs) -> None:
     """A user's sign-in, a run on the rotating refresh token, and a refused refresh token."""
     cache = outputs.configs / "token-cache.json"
+    # Short-lived from the sign-in on: msal must use (and rotate) the refresh token.
+    bc.hook("POST", "config", {"token_lifetime": SHORT_LIFETIME})
     sign_in_user(bc, cache)
-    bc.hook("POST", "config", {"token_lifetime": 1})  # msal must use the refresh token
     config = tap_config(
         bc.info,
         auth_type="refresh_token",
@@ -151,12 +168,12 @@ def run_refresh_token_flows(bc: RunningEmulator, outputs: Outputs) -> None:
         token_cache_path=str(cache),
     )
     user = outputs.config("tap-user", config)
-    assert outputs.run("tap-user", [*TAP, "--config", str(user), "--discover"]) == 0
+    outputs.passes("tap-user", [*TAP, "--config", str(user), "--discover"])
     bc.hook("POST", "config", {"token_lifetime": 3599})
     refused = {**config, "refresh_token": WRONG_REFRESH}
     refused["token_cache_path"] = str(outputs.configs / "empty-cache.json")
     bad = outputs.config("tap-user-wrong", refused)
-    assert outputs.run("tap-user-wrong", [*TAP, "--config", str(bad), "--discover"])
+    outputs.fails("tap-user-wrong", [*TAP, "--config", str(bad), "--discover"])
 
 
 def run_target_flows(bc: RunningEmulator, outputs: Outputs, outcome: Outcome) -> None:
@@ -175,15 +192,15 @@ def run_target_flows(bc: RunningEmulator, outputs: Outputs, outcome: Outcome) ->
     stdin = encode(messages)
     config = target_config(bc.info, outputs.out, max_rejections=10)
     good = outputs.config("target", config)
-    bc.hook("POST", "config", {"token_lifetime": 1})
+    bc.hook("POST", "config", {"token_lifetime": SHORT_LIFETIME})
     arm_faults(bc, mixed_faults(0.15), outcome.seed + 1)
-    assert outputs.run("target-faults", [*TARGET, "--config", str(good)], stdin) == 0
+    outputs.passes("target-faults", [*TARGET, "--config", str(good)], stdin)
     outcome.add_faults(bc.counters())
     bc.hook("DELETE", "faults")
     bc.hook("POST", "config", {"token_lifetime": 3599})
     assert (outputs.out / "rejected.jsonl").read_text().count("\n") == 2
     wrong = outputs.config("target-wrong", {**config, "client_secret": WRONG_SECRET})
-    assert outputs.run("target-wrong-secret", [*TARGET, "--config", str(wrong)], stdin)
+    outputs.fails("target-wrong-secret", [*TARGET, "--config", str(wrong)], stdin)
 
 
 def secrets_scan(bc: RunningEmulator, tmp: Path, *, seed: int) -> Outcome:

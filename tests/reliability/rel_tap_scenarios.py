@@ -163,7 +163,7 @@ def kill_and_resume(bc: RunningEmulator, tmp: Path, *, seed: int) -> Outcome:
 
 
 def token_expiry(
-    bc: RunningEmulator, tmp: Path, *, seed: int = 0, lifetime: int = 2, latency_ms: float = 100
+    bc: RunningEmulator, tmp: Path, *, seed: int = 0, lifetime: int = 3, latency_ms: float = 100
 ) -> Outcome:
     """A run longer than the token's lifetime, and one token refused as expired, completes."""
     outcome = Outcome("tap: token expiry", seed)

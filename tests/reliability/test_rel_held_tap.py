@@ -73,4 +73,4 @@ def test_a_run_longer_than_the_token_lifetime_renews_and_completes(
     outcome = report(scenarios.token_expiry(fresh, tmp_path))
     assert outcome.mismatches == []
     assert outcome.faults == {"token_expired": 1}
-    assert outcome.numbers["token_requests"] >= 4  # renewed, not signed in once
+    assert outcome.numbers["token_requests"] >= 3  # renewed on time and after the 401
