@@ -19,8 +19,8 @@ import subprocess
 from typing import TYPE_CHECKING, Any
 
 from api.test_api_emulator_auth import sign_in_user
-from rel_support import Outcome, arm_faults, mixed_faults
-from tap.tap_runner import TAP, catalog_for, tap_config
+from rel_support import Outcome, arm_faults, catalog_for, mixed_faults
+from tap.tap_runner import TAP, tap_config
 from tap.tap_runner import _env as cli_env
 from target.target_runner import TARGET, encode, messages_for, target_config
 

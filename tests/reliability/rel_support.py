@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from tap.tap_runner import TAP, parse_messages, write_json
 from tap.tap_runner import _env as tap_env
+from tap_businesscentral.tap import TapBusinessCentral
 from target.target_runner import TARGET, encode
 
 if TYPE_CHECKING:
@@ -147,6 +148,24 @@ def record_differences(
 
 def stream_counts(messages: list[dict[str, Any]]) -> Counter[str]:
     return Counter(m["stream"] for m in messages if m["type"] == "RECORD")
+
+
+def catalog_for(config: dict[str, Any], streams: list[str]) -> dict[str, Any]:
+    """Discover in-process and select only ``streams``; then close the tap's connections.
+
+    Unlike ``tap_runner.catalog_for`` this closes the client: an idle keep-alive connection
+    left open holds the in-process emulator's shutdown for its full 10 s at the session's end.
+    """
+    tap = TapBusinessCentral(config=config, validate_config=True)
+    try:
+        catalog = tap.catalog_dict
+    finally:
+        tap.client.close()
+    for entry in catalog["streams"]:
+        chosen = entry["tap_stream_id"] in streams
+        for item in entry["metadata"]:
+            item["metadata"]["selected"] = chosen
+    return catalog
 
 
 def start_tap(

@@ -17,6 +17,7 @@ from rel_support import (
     Outcome,
     arm_faults,
     bc_requests,
+    catalog_for,
     editable_rows,
     failed,
     last_state,
@@ -27,7 +28,7 @@ from rel_support import (
     start_tap,
     stream_counts,
 )
-from tap.tap_runner import catalog_for, parse_messages, run_tap, tap_config
+from tap.tap_runner import parse_messages, run_tap, tap_config
 
 if TYPE_CHECKING:
     from pathlib import Path

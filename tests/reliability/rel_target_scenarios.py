@@ -16,12 +16,13 @@ from rel_support import (
     Outcome,
     arm_faults,
     bc_requests,
+    catalog_for,
     failed,
     kill_when,
     mixed_faults,
     start_target,
 )
-from tap.tap_runner import catalog_for, run_tap, tap_config
+from tap.tap_runner import run_tap, tap_config
 from target.target_runner import messages_for, run_target, target_config
 
 if TYPE_CHECKING:
