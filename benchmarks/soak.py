@@ -4,11 +4,13 @@ Runs the scenarios of tests/reliability (the same functions the suite runs small
 round, each round with new seeds, until BENCH_SOAK_SECONDS have passed (default 300; a round is
 never cut short, so the soak may run over by one round):
 
-- tap: output under ~10% injected faults equals a clean run's (nine streams, two companies);
+- tap: output under ~10% injected faults equals a clean run's (nine streams, two companies),
+  with five requests in flight (the suite sends one, so that a seed meets the same faults);
 - tap: rows edited while it reads are all picked up by that run or the next incremental one;
 - tap: killed (-9) at a seeded point and resumed from its last STATE, no gap;
 - tap: a run longer than the token lifetime, one token refused as expired, completes;
-- target: every record written exactly once under ~10% faults, and after a kill -9 and rerun;
+- target: every record written exactly once under ~10% faults (five requests in flight), and
+  after a kill -9 and a rerun;
 - target: injection in natural keys touches only the intended rows;
 - no secret or token in any file the tap or the target wrote.
 
@@ -80,9 +82,11 @@ def scenarios(
     """(name, emulator, its scale, scenario(bc, tmp, seed=...)) in the order each round runs."""
     target_scale = SCALE / 2
     return [
-        ("tap: faults equal clean", tap_bc, SCALE, tap.faults_equal_clean),
+        ("tap: faults equal clean", tap_bc, SCALE,
+         lambda bc, tmp, seed: tap.faults_equal_clean(bc, tmp, seed=seed, max_concurrency=5)),
         ("target: exactly once under faults", target_bc, target_scale,
-         lambda bc, tmp, seed: target.exactly_once_under_faults(bc, tmp, seed=seed, new=1000)),
+         lambda bc, tmp, seed: target.exactly_once_under_faults(
+             bc, tmp, seed=seed, new=1000, max_concurrency=5)),
         ("tap: concurrent edits", tap_bc, SCALE, tap.concurrent_edits),
         ("tap: kill and resume", tap_bc, SCALE, tap.kill_and_resume),
         ("target: kill and rerun", target_bc, target_scale,
