@@ -2,9 +2,9 @@
 
 The scenarios prove the behaviours issue 13 found to hold under adversarial runs. Each is bounded
 (rows, seeds, seconds) so the suite runs in CI; ``benchmarks/soak.py`` runs the same functions
-longer and with more seeds. Everything is deterministic by seed: the emulator draws its rate
-faults from a generator seeded per rule, and the tap reads with one request in flight, so the same
-requests meet the same faults.
+longer and with more seeds. The suite is deterministic by seed: the emulator draws its rate
+faults from a generator seeded per rule, and the clients send one request at a time, so the same
+requests meet the same faults; edits, kill points and inputs come from seeded generators too.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from tap_businesscentral.tap import TapBusinessCentral
 from target.target_runner import TARGET, encode
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from conftest import RunningEmulator
 
 # Streams of several shapes: master data, documents with their lines, ledger entries (paged).
@@ -304,7 +306,7 @@ def start_target(tmp: Path, config_path: Path, messages: list[dict[str, Any]]) -
         )
 
 
-def kill_when(process: subprocess.Popen, ready: Any, timeout: float = 120) -> bool:
+def kill_when(process: subprocess.Popen, ready: Callable[[], bool], timeout: float = 120) -> bool:
     """Kill -9 ``process`` as soon as ``ready()`` holds; False when it ended first."""
     deadline = time.monotonic() + timeout
     while process.poll() is None and time.monotonic() < deadline:
