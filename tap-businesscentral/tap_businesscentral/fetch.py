@@ -46,6 +46,12 @@ class ReadRequest:
     url: str
     page_size: int = MAX_PAGE_SIZE
 
+    @property
+    def label(self) -> str:
+        """How messages name this read: the stream, and the company when there is one."""
+        stream, company = self.key
+        return f"stream {stream}" + (f" (company {company})" if company else "")
+
 
 def _is_timeout(error: RetriesExhaustedError) -> bool:
     return error.status in _TIMEOUT_STATUSES or "Timeout" in error.message
@@ -56,7 +62,7 @@ def iter_pages(
     request: ReadRequest,
     headers: Mapping[str, str] | None = None,
 ) -> Iterator[Page]:
-    """Yield each page's rows, following the opaque ``@odata.nextLink``.
+    """Yield each page's rows, following the opaque ``@odata.nextLink`` by the shared rule.
 
     A page that times out even after the client's retries is asked for again at half the size:
     BC's own limit is time per request, so smaller pages are what gets a slow set through.
@@ -64,10 +70,12 @@ def iter_pages(
     Raises:
         RetriesExhaustedError: A failure that a smaller page cannot help, or pages already at
             ``MIN_PAGE_SIZE``.
+        PagingError: A next link elsewhere, back to a page read, or after endless empty pages.
     """
     size = max(MIN_PAGE_SIZE, min(request.page_size, MAX_PAGE_SIZE))
     base = {"Data-Access-Intent": "ReadOnly", **(headers or {})}
     next_url: str | None = request.url
+    links = client.next_links(request.url, request.label)
     while next_url:
         try:
             document = client.http.get_json(
@@ -80,7 +88,7 @@ def iter_pages(
             LOGGER.warning("%s timed out; asking for pages of %d rows", request.key[0], size)
             continue
         yield document.get("value") or []
-        next_url = document.get("@odata.nextLink")
+        next_url = links.follow(document)
 
 
 _END = object()
