@@ -2,17 +2,23 @@
 
 Singer output is written by one thread, in the order the SDK syncs streams and partitions. The
 network is the slow part, so :class:`Prefetcher` starts the reads of the coming (stream, company)
-partitions on up to ``max_concurrency`` threads, each keeping at most ``depth`` pages ready, and
-hands the pages over in order. Nothing is written from a worker, so the output stays valid.
+partitions on up to ``max_concurrency`` threads and hands the pages over in order. Nothing is
+written from a worker, so the output stays valid.
+
+Memory follows the settings, not the data: the rows held in pages (on their way, queued, being
+written) are bounded by :class:`ReadAhead` (``read_ahead_rows``), however wide the set and
+however many partitions are ahead. The read being written may have one page beyond that, so it
+never waits for the others.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from businesscentral_api.errors import RetriesExhaustedError
 
@@ -21,11 +27,20 @@ if TYPE_CHECKING:
 
     from businesscentral_api.client import BusinessCentralClient
 
-__all__ = ["MAX_PAGE_SIZE", "MIN_PAGE_SIZE", "Prefetcher", "ReadRequest", "iter_pages"]
+__all__ = [
+    "DEFAULT_READ_AHEAD_ROWS",
+    "MAX_PAGE_SIZE",
+    "MIN_PAGE_SIZE",
+    "Prefetcher",
+    "ReadAhead",
+    "ReadRequest",
+    "iter_pages",
+]
 
 LOGGER = logging.getLogger("tap_businesscentral")
 MAX_PAGE_SIZE = 20000
 MIN_PAGE_SIZE = 100
+DEFAULT_READ_AHEAD_ROWS = 30000
 _TIMEOUT_STATUSES = frozenset({408, 504})
 _POLL_SECONDS = 0.5
 
@@ -57,10 +72,23 @@ def _is_timeout(error: RetriesExhaustedError) -> bool:
     return error.status in _TIMEOUT_STATUSES or "Timeout" in error.message
 
 
+class _Slot(Protocol):
+    """Where a read draws the rows of each page from (a job's share of the read-ahead)."""
+
+    def reserve(self, wanted: int) -> int:
+        """Rows to ask for in the next page (at most ``wanted``), once they may be held."""
+        ...
+
+    def received(self, reserved: int, rows: int) -> None:
+        """The page came with ``rows`` of the ``reserved``: give back the difference."""
+        ...
+
+
 def iter_pages(
     client: BusinessCentralClient,
     request: ReadRequest,
     headers: Mapping[str, str] | None = None,
+    slot: _Slot | None = None,
 ) -> Iterator[Page]:
     """Yield each page's rows, following the opaque ``@odata.nextLink`` by the shared rule.
 
@@ -77,50 +105,133 @@ def iter_pages(
     next_url: str | None = request.url
     links = client.next_links(request.url, request.label)
     while next_url:
+        asked = slot.reserve(size) if slot is not None else size
         try:
             document = client.http.get_json(
-                next_url, headers={**base, "Prefer": f"odata.maxpagesize={size}"}
+                next_url, headers={**base, "Prefer": f"odata.maxpagesize={asked}"}
             )
         except RetriesExhaustedError as exc:
-            if not _is_timeout(exc) or size <= MIN_PAGE_SIZE:
+            if slot is not None:
+                slot.received(asked, 0)
+            if not _is_timeout(exc) or asked <= MIN_PAGE_SIZE:
                 raise
-            size = max(MIN_PAGE_SIZE, size // 2)
+            size = max(MIN_PAGE_SIZE, asked // 2)
             LOGGER.warning("%s timed out; asking for pages of %d rows", request.key[0], size)
             continue
-        yield document.get("value") or []
+        except BaseException:
+            if slot is not None:
+                slot.received(asked, 0)
+            raise
+        page = document.get("value") or []
+        if slot is not None:
+            slot.received(asked, len(page))
+        yield page
         next_url = links.follow(document)
 
 
 _END = object()
 
 
-class _Job:
-    """One partition read running on a worker; pages wait in a bounded queue."""
+class _CancelledError(Exception):
+    """The job was abandoned while it waited for room to read ahead."""
 
-    def __init__(self, request: ReadRequest, depth: int, sequence: int = 0) -> None:
+
+class ReadAhead:
+    """The bound on rows held in pages, shared by every job of a :class:`Prefetcher`.
+
+    A job reserves a page's rows before asking for it, so a page on its way counts, as do the
+    pages queued and the one being written (until the writer asks for the next). Pages are of
+    at most ``limit // (workers + 1)`` rows, so every worker and the writer can hold one within
+    the bound. The job being written (the head) may reserve one page beyond the bound when it
+    has none queued or on its way: the writer waits only for it, so it never waits for another
+    job's pages. At most ``limit`` rows plus one page are held, whatever the data.
+    """
+
+    def __init__(self, limit: int, workers: int) -> None:
+        """Allow ``limit`` rows (0: no read-ahead but the head's next page, of 100 rows)."""
+        self.limit = max(0, limit)
+        self.page_rows = max(MIN_PAGE_SIZE, self.limit // (max(1, workers) + 1))
+        self.held = 0
+        self.peak = 0
+        self.head: _Job | None = None
+        self._changed = threading.Condition()
+
+    def reserve(self, job: _Job, wanted: int) -> int:
+        """Wait until ``job`` may hold another page; return its size (at most ``wanted``).
+
+        Raises:
+            _CancelledError: The job was abandoned while it waited.
+        """
+        size = min(wanted, self.page_rows)
+        with self._changed:
+            while True:
+                if job.cancelled.is_set():
+                    raise _CancelledError
+                ahead = job.held - job.writing
+                if self.held + size <= self.limit or (job is self.head and ahead == 0):
+                    self.held += size
+                    job.held += size
+                    self.peak = max(self.peak, self.held)
+                    return size
+                self._changed.wait(_POLL_SECONDS)
+
+    def release(self, job: _Job, rows: int) -> None:
+        """``job`` holds ``rows`` fewer: a page was smaller than reserved, written or dropped."""
+        with self._changed:
+            rows = min(rows, job.held)
+            job.held -= rows
+            self.held -= rows
+            self._changed.notify_all()
+
+    def set_head(self, job: _Job | None) -> None:
+        """The writer now reads ``job``; jobs before it are cancelled: wake those waiting."""
+        with self._changed:
+            self.head = job
+            self._changed.notify_all()
+
+
+class _Job:
+    """One partition read running on a worker; its pages wait in a queue, bounded in rows."""
+
+    def __init__(self, request: ReadRequest, budget: ReadAhead, sequence: int = 0) -> None:
         self.request = request
         self.sequence = sequence
-        self.pages: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self.budget = budget
+        self.held = 0  # rows reserved in ``budget``: on their way, queued and being written
+        self.writing = 0  # rows of the page the writer has (part of ``held``)
+        self.pages: queue.Queue[object] = queue.Queue()
         self.cancelled = threading.Event()
+
+    # The slot iter_pages draws from.
+    def reserve(self, wanted: int) -> int:
+        return self.budget.reserve(self, wanted)
+
+    def received(self, reserved: int, rows: int) -> None:
+        self.budget.release(self, reserved - rows)
 
     def run(self, client: BusinessCentralClient) -> None:
         try:
-            for page in iter_pages(client, self.request):
-                if not self._put(page):
+            for page in iter_pages(client, self.request, slot=self):
+                if self.cancelled.is_set():
                     return
-        except BaseException as exc:  # noqa: BLE001 - handed to the writer thread, raised there
-            self._put(exc)
+                self.pages.put(page)
+        except _CancelledError:
             return
-        self._put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the writer thread, raised there
+            self.pages.put(exc)
+            return
+        finally:
+            if self.cancelled.is_set():
+                self._drop()
+        self.pages.put(_END)
 
-    def _put(self, item: object) -> bool:
-        while not self.cancelled.is_set():
-            try:
-                self.pages.put(item, timeout=_POLL_SECONDS)
-            except queue.Full:
-                continue
-            return True
-        return False
+    def _drop(self) -> None:
+        """Abandoned: forget the queued pages and give their rows back."""
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self.pages.get_nowait()
+        self.writing = 0
+        self.budget.release(self, self.held)
 
     def take(self) -> Iterator[Page]:
         try:
@@ -130,25 +241,39 @@ class _Job:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                yield item  # type: ignore[misc]
+                page: Page = item  # type: ignore[assignment]
+                self.writing = len(page)
+                yield page
+                # The writer asks for the next page: this one is written.
+                self.writing = 0
+                self.budget.release(self, len(page))
         finally:
-            self.cancelled.set()
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Abandon the job: its worker stops at the next page, its rows are given back."""
+        self.cancelled.set()
+        self._drop()  # and wakes a reserve() waiting for this job
 
 
 class Prefetcher:
     """Reads scheduled partitions ahead on worker threads; hands pages over in order.
 
     Workers take jobs in the order they were scheduled, which is the order the writer will ask
-    for them, so the partition being written is always among those running: a full queue only
-    ever waits for the writer, never for another job. Memory stays bounded by
-    ``workers * (depth + 1)`` pages plus the one being written.
+    for them, so the partition being written is always among those running, and it never waits
+    for room to read ahead (see :class:`ReadAhead`): the writer never waits for another job.
     """
 
-    def __init__(self, client: BusinessCentralClient, workers: int, depth: int = 1) -> None:
+    def __init__(
+        self,
+        client: BusinessCentralClient,
+        workers: int,
+        read_ahead_rows: int = DEFAULT_READ_AHEAD_ROWS,
+    ) -> None:
         """Prepare; no thread starts until something is scheduled."""
         self.client = client
         self.workers = max(1, workers)
-        self.depth = max(1, depth)
+        self.budget = ReadAhead(read_ahead_rows, self.workers)
         self._jobs: dict[tuple[str, str | None], _Job] = {}
         self._todo: queue.Queue[_Job | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
@@ -163,7 +288,7 @@ class Prefetcher:
                 if request.key in self._jobs:
                     continue
                 self._sequence += 1
-                job = _Job(request, self.depth, self._sequence)
+                job = _Job(request, self.budget, self._sequence)
                 self._jobs[request.key] = job
                 self._todo.put(job)
             while len(self._threads) < min(self.workers, len(self._jobs)):
@@ -185,27 +310,29 @@ class Prefetcher:
 
         The writer moves on in order, so the job it read before (perhaps stopped early, e.g. by
         a record limit) and any job scheduled before this one are abandoned: cancel them so
-        their workers are free for the jobs still to come.
+        their workers and their rows are free for the jobs still to come.
         """
         with self._lock:
             if self._current is not None:
-                self._current.cancelled.set()
+                self._current.cancel()
             job = self._jobs.pop(request.key, None)
             if job is not None:
                 for key in [k for k, j in self._jobs.items() if j.sequence < job.sequence]:
-                    self._jobs.pop(key).cancelled.set()
+                    self._jobs.pop(key).cancel()
+                if job.request != request:
+                    job.cancel()  # scheduled with other options; read afresh
+                    job = None
             self._current = job
-        if job is not None and job.request == request:
-            return job.take()
+            self.budget.set_head(job)
         if job is not None:
-            job.cancelled.set()  # scheduled with other options; read afresh
+            return job.take()
         return iter_pages(self.client, request)
 
     def close(self) -> None:
         """Cancel jobs nobody asked for and let the workers end."""
         with self._lock:
             for job in self._jobs.values():
-                job.cancelled.set()
+                job.cancel()
             self._jobs.clear()
             for _ in self._threads:
                 self._todo.put(None)

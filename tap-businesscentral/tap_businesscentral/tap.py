@@ -18,7 +18,13 @@ from singer_sdk import typing as th
 
 from tap_businesscentral.catalog import COMPANY_ID, StreamSpec, build_specs
 from tap_businesscentral.client import BusinessCentralStream, is_timestamp
-from tap_businesscentral.fetch import MAX_PAGE_SIZE, MIN_PAGE_SIZE, Prefetcher, ReadRequest
+from tap_businesscentral.fetch import (
+    DEFAULT_READ_AHEAD_ROWS,
+    MAX_PAGE_SIZE,
+    MIN_PAGE_SIZE,
+    Prefetcher,
+    ReadRequest,
+)
 from tap_businesscentral.streams import CompaniesStream, EntitySetStream, LinesStream
 from tap_businesscentral.writer import BufferedMsgSpecWriter
 
@@ -66,6 +72,16 @@ class TapBusinessCentral(Tap):
             ),
         ),
         th.Property(
+            "read_ahead_rows",
+            th.IntegerType,
+            default=DEFAULT_READ_AHEAD_ROWS,
+            description=(
+                "Rows held in pages at most (on their way, queued, being written), across all "
+                "max_concurrency reads: bounds memory, whatever the data. Pages are of at most "
+                "read_ahead_rows / (max_concurrency + 1) rows (and page_size)."
+            ),
+        ),
+        th.Property(
             "stream_options",
             th.ObjectType(additional_properties=_STREAM_OPTIONS),
             description=(
@@ -99,8 +115,13 @@ class TapBusinessCentral(Tap):
 
     @cached_property
     def prefetcher(self) -> Prefetcher:
-        """Reads partitions ahead of the writer within ``max_concurrency``."""
-        return Prefetcher(self.client, self.client.settings.max_concurrency)
+        """Reads partitions ahead of the writer, bounded by ``read_ahead_rows``."""
+        read_ahead = self.config.get("read_ahead_rows")
+        return Prefetcher(
+            self.client,
+            self.client.settings.max_concurrency,
+            DEFAULT_READ_AHEAD_ROWS if read_ahead is None else int(read_ahead),
+        )
 
     def _check_tap_settings(self) -> None:
         page_size = self.config.get("page_size")
@@ -109,6 +130,10 @@ class TapBusinessCentral(Tap):
                 f"Setting page_size is {page_size}; it must be between "
                 f"{MIN_PAGE_SIZE} and {MAX_PAGE_SIZE}."
             )
+            raise ConfigurationError(msg)
+        read_ahead = self.config.get("read_ahead_rows")
+        if read_ahead is not None and read_ahead < 0:
+            msg = f"Setting read_ahead_rows is {read_ahead}; it must be 0 or more."
             raise ConfigurationError(msg)
         options = self.config.get("stream_options") or {}
         for stream_name, option in options.items():

@@ -11,11 +11,14 @@ import http.server
 import json
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from businesscentral_api.client import BusinessCentralClient
 from businesscentral_api.odata import NextLinks, PagingError
+from tap_businesscentral.fetch import Prefetcher, ReadRequest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tap"))
 
@@ -270,3 +273,61 @@ def test_state_with_a_garbage_bookmark_is_one_line(bc, tmp_path):
     assert str(path) in line
     assert f"stream {GL}" in line
     assert "'x1'" in line
+
+
+# -- finding 8: memory bounded by the settings, not the data --------------------------------
+LEDGERS_AND_MORE = [GL, "customers", "items", "vendors", "itemLedgerEntries"]
+
+
+def test_read_ahead_is_bounded_in_rows(bc):
+    """A slow writer and four readers: the rows held ahead never pass the setting's bound."""
+    limit, page_size = 500, 1000
+    config = tap_config(bc.info, max_concurrency=4)
+    with BusinessCentralClient(config) as client:
+        prefetcher = Prefetcher(client, workers=4, read_ahead_rows=limit)
+        reads = [
+            ReadRequest(
+                key=(name, company["id"]),
+                url=client.urls.entity_set_url(name, company["id"]),
+                page_size=page_size,
+            )
+            for name in LEDGERS_AND_MORE
+            for company in bc.companies
+        ]
+        prefetcher.schedule(reads)
+        got: dict[tuple[str, str | None], int] = {}
+        for read in reads:
+            for page in prefetcher.pages(read):
+                time.sleep(0.02)  # the writer is the slow part: the readers get ahead
+                got[read.key] = got.get(read.key, 0) + len(page)
+        prefetcher.close()
+    # At most the bound, plus one page of the read being written (it never waits for others).
+    # Pages were of 100 rows, not page_size: a slice of the bound for each reader and the writer.
+    budget = prefetcher.budget
+    assert budget.page_rows == limit // 5  # four readers and the writer
+    assert limit <= budget.peak <= limit + budget.page_rows  # got ahead, as far as allowed
+    assert budget.held == 0
+    for index, company in enumerate(bc.companies):
+        for name in LEDGERS_AND_MORE:
+            assert got[name, company["id"]] == len(direct_rows(bc, name, index))
+
+
+@pytest.mark.parametrize("read_ahead_rows", [0, 150])
+def test_tap_output_is_the_same_whatever_the_read_ahead(bc, tmp_path, read_ahead_rows):
+    config = tap_config(bc.info, page_size=100)
+    catalog = catalog_for(config, LEDGERS_AND_MORE)
+    reference = run_tap(tmp_path, config, catalog=catalog)
+    assert reference.returncode == 0, reference.stderr
+    bounded_config = {**config, "read_ahead_rows": read_ahead_rows, "max_concurrency": 5}
+    bounded = run_tap(tmp_path, bounded_config, catalog=catalog)
+    assert bounded.returncode == 0, bounded.stderr
+    for name in LEDGERS_AND_MORE:
+        assert bounded.records(name) == reference.records(name)
+
+
+def test_read_ahead_rows_must_not_be_negative(bc, tmp_path):
+    config = tap_config(bc.info, read_ahead_rows=-1)
+    run = run_tap(tmp_path, config, catalog=catalog_for(tap_config(bc.info), [GL]))
+    assert run.returncode == 1
+    [line] = error_lines(run.stderr)
+    assert "read_ahead_rows" in line
