@@ -71,9 +71,7 @@ def run_once(config: dict[str, Any], catalog: Path, workdir: Path) -> dict[str, 
     return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024}
 
 
-def measure(
-    session: requests.Session, info: dict[str, Any], workdir: Path, rounds: int
-) -> None:
+def measure(session: requests.Session, info: dict[str, Any], workdir: Path, rounds: int) -> None:
     extra = json.loads(os.environ.get("BENCH_EXTRA", "{}"))
     catalog = every_stream_catalog(config_for(info), workdir)
     for label, settings in (("defaults", {}), ("max_concurrency 1", {"max_concurrency": 1})):

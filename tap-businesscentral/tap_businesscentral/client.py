@@ -366,11 +366,12 @@ class BusinessCentralStream(Stream):
             if self.spec.company_scoped
             else urls.companies_url(self.spec.api)
         )
+        expand = self.expand_option()
         params = {
             "$select": self.select_option(),
             "$filter": self.filter_option(context),
             "$orderby": f"{self.replication_key} asc" if self.replication_key else None,
-            "$expand": self.expand_option(),
+            "$expand": expand,
         }
         query = encode_query(params)
         page_size = int(self.config.get("page_size") or MAX_PAGE_SIZE)
@@ -378,4 +379,5 @@ class BusinessCentralStream(Stream):
             key=(self.name, company_id),
             url=f"{url}?{query}" if query else url,
             page_size=page_size,
+            nested=expand is not None,
         )

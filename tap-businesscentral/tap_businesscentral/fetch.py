@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import queue
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from businesscentral_api.errors import RetriesExhaustedError
 
@@ -55,11 +56,13 @@ class ReadRequest:
         key: ``(stream name, company id)``, what the writer asks for.
         url: First page URL; later pages follow ``@odata.nextLink`` as given.
         page_size: Rows per page to ask for with ``Prefer: odata.maxpagesize``.
+        nested: Whether rows bring expanded lines (which count as rows held too).
     """
 
     key: tuple[str, str | None]
     url: str
     page_size: int = MAX_PAGE_SIZE
+    nested: bool = False
 
     @property
     def label(self) -> str:
@@ -76,12 +79,19 @@ class _Slot(Protocol):
     """Where a read draws the rows of each page from (a job's share of the read-ahead)."""
 
     def reserve(self, wanted: int) -> int:
-        """Rows to ask for in the next page (at most ``wanted``), once they may be held."""
+        """Rows (lines included) the next page may hold, at most ``wanted``, once allowed."""
         ...
 
     def received(self, reserved: int, rows: int) -> None:
-        """The page came with ``rows`` of the ``reserved``: give back the difference."""
+        """The page came with ``rows`` (lines included) for the ``reserved``: settle up."""
         ...
+
+
+def page_weight(page: Page, nested: bool) -> int:  # noqa: FBT001 - a fact of the read
+    """Rows a page holds in memory: its rows, and the lines expanded inside them."""
+    if not nested:
+        return len(page)
+    return len(page) + sum(len(v) for row in page for v in row.values() if type(v) is list)
 
 
 def iter_pages(
@@ -95,6 +105,10 @@ def iter_pages(
     A page that times out even after the client's retries is asked for again at half the size:
     BC's own limit is time per request, so smaller pages are what gets a slow set through.
 
+    With a ``slot``, each page is sized to the rows it may hold. A read with expanded lines
+    starts with a page of ``MIN_PAGE_SIZE`` documents and then asks for as many as fit at the
+    most lines per document seen so far, so lines count against the bound too.
+
     Raises:
         RetriesExhaustedError: A failure that a smaller page cannot help, or pages already at
             ``MIN_PAGE_SIZE``.
@@ -104,15 +118,21 @@ def iter_pages(
     base = {"Data-Access-Intent": "ReadOnly", **(headers or {})}
     next_url: str | None = request.url
     links = client.next_links(request.url, request.label)
+    per_row = 1.0  # rows held per row asked for: 1 plus the most lines per document seen
+    known = not request.nested
     while next_url:
-        asked = slot.reserve(size) if slot is not None else size
+        asked, reserved = size, 0
+        if slot is not None:
+            wanted = size if known else min(size, MIN_PAGE_SIZE)
+            reserved = slot.reserve(math.ceil(wanted * per_row))
+            asked = max(1, min(wanted, int(reserved / per_row)))
         try:
             document = client.http.get_json(
                 next_url, headers={**base, "Prefer": f"odata.maxpagesize={asked}"}
             )
         except RetriesExhaustedError as exc:
             if slot is not None:
-                slot.received(asked, 0)
+                slot.received(reserved, 0)
             if not _is_timeout(exc) or asked <= MIN_PAGE_SIZE:
                 raise
             size = max(MIN_PAGE_SIZE, asked // 2)
@@ -120,11 +140,15 @@ def iter_pages(
             continue
         except BaseException:
             if slot is not None:
-                slot.received(asked, 0)
+                slot.received(reserved, 0)
             raise
         page = document.get("value") or []
         if slot is not None:
-            slot.received(asked, len(page))
+            weight = page_weight(page, request.nested)
+            if page:
+                per_row = max(per_row, weight / len(page))
+                known = True
+            slot.received(reserved, weight)
         yield page
         next_url = links.follow(document)
 
@@ -176,11 +200,15 @@ class ReadAhead:
                 self._changed.wait(_POLL_SECONDS)
 
     def release(self, job: _Job, rows: int) -> None:
-        """``job`` holds ``rows`` fewer: a page was smaller than reserved, written or dropped."""
+        """``job`` holds ``rows`` fewer: a page was smaller than reserved, written or dropped.
+
+        A negative ``rows`` is a page that brought more lines than reserved: held all the same.
+        """
         with self._changed:
             rows = min(rows, job.held)
             job.held -= rows
             self.held -= rows
+            self.peak = max(self.peak, self.held)
             self._changed.notify_all()
 
     def set_head(self, job: _Job | None) -> None:
@@ -210,11 +238,12 @@ class _Job:
         self.budget.release(self, reserved - rows)
 
     def run(self, client: BusinessCentralClient) -> None:
+        nested = self.request.nested
         try:
             for page in iter_pages(client, self.request, slot=self):
                 if self.cancelled.is_set():
                     return
-                self.pages.put(page)
+                self.pages.put((page, page_weight(page, nested)))
         except _CancelledError:
             return
         except BaseException as exc:  # noqa: BLE001 - handed to the writer thread, raised there
@@ -241,12 +270,12 @@ class _Job:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                page: Page = item  # type: ignore[assignment]
-                self.writing = len(page)
+                page, weight = cast("tuple[Page, int]", item)
+                self.writing = weight
                 yield page
                 # The writer asks for the next page: this one is written.
                 self.writing = 0
-                self.budget.release(self, len(page))
+                self.budget.release(self, weight)
         finally:
             self.cancel()
 
@@ -254,6 +283,19 @@ class _Job:
         """Abandon the job: its worker stops at the next page, its rows are given back."""
         self.cancelled.set()
         self._drop()  # and wakes a reserve() waiting for this job
+
+
+class _PageCap:
+    """A read not scheduled ahead: no waiting, but pages no larger than a scheduled one's."""
+
+    def __init__(self, page_rows: int) -> None:
+        self.page_rows = page_rows
+
+    def reserve(self, wanted: int) -> int:
+        return min(wanted, self.page_rows)
+
+    def received(self, reserved: int, rows: int) -> None:
+        """Nothing to settle: nothing was reserved."""
 
 
 class Prefetcher:
@@ -326,7 +368,7 @@ class Prefetcher:
             self.budget.set_head(job)
         if job is not None:
             return job.take()
-        return iter_pages(self.client, request)
+        return iter_pages(self.client, request, slot=_PageCap(self.budget.page_rows))
 
     def close(self) -> None:
         """Cancel jobs nobody asked for and let the workers end."""
