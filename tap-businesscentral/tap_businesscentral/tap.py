@@ -76,9 +76,9 @@ class TapBusinessCentral(Tap):
             th.IntegerType,
             default=DEFAULT_READ_AHEAD_ROWS,
             description=(
-                "Rows held in pages at most (on their way, queued, being written), across all "
-                "max_concurrency reads: bounds memory, whatever the data. Pages are of at most "
-                "read_ahead_rows / (max_concurrency + 1) rows (and page_size)."
+                "Rows held in pages at most (on their way, queued, being written; expanded "
+                "lines count), across all max_concurrency reads: bounds memory, whatever the "
+                "data. Pages are of at most read_ahead_rows / (max_concurrency + 1) rows."
             ),
         ),
         th.Property(

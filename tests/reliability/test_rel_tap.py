@@ -331,3 +331,50 @@ def test_read_ahead_rows_must_not_be_negative(bc, tmp_path):
     assert run.returncode == 1
     [line] = error_lines(run.stderr)
     assert "read_ahead_rows" in line
+
+
+def test_expanded_lines_count_against_the_read_ahead(wide):
+    """Invoices with their lines: pages shrink to what fits once lines per document are known."""
+    bc, limit = wide, 1000
+    config = tap_config(bc.info, max_concurrency=2)
+    with BusinessCentralClient(config) as client:
+        prefetcher = Prefetcher(client, workers=2, read_ahead_rows=limit)
+        reads = [
+            ReadRequest(
+                key=(name, company["id"]),
+                url=client.urls.entity_set_url(name, company["id"]) + f"?$expand={lines}",
+                nested=True,
+            )
+            for name, lines in (
+                ("salesInvoices", "salesInvoiceLines"),
+                ("salesOrders", "salesOrderLines"),
+            )
+            for company in bc.companies
+        ]
+        prefetcher.schedule(reads)
+        first_pages: list[int] = []
+        later_pages: list[int] = []
+        lines_got = 0
+        for read in reads:
+            for index, page in enumerate(prefetcher.pages(read)):
+                time.sleep(0.02)
+                weight = sum(
+                    1 + len(next(v for v in r.values() if isinstance(v, list))) for r in page
+                )
+                (later_pages if index else first_pages).append(weight)
+                lines_got += weight - len(page)
+        prefetcher.close()
+    budget = prefetcher.budget
+    # A first page is of 100 documents (lines per document unknown); later pages hold about a
+    # page's share of rows, lines included: not page_rows documents and their lines.
+    assert later_pages
+    assert max(later_pages) <= 2 * budget.page_rows < max(first_pages) * budget.page_rows / 100
+    # Only a first page may go past its reservation.
+    assert limit <= budget.peak <= limit + budget.page_rows + max(first_pages)
+    assert budget.held == 0
+    stored = sum(
+        len(direct_rows(bc, lines, index))
+        for lines in ("salesInvoiceLines", "salesOrderLines")
+        for index in range(len(bc.companies))
+    )
+    assert lines_got == stored
