@@ -378,3 +378,16 @@ def test_expanded_lines_count_against_the_read_ahead(wide):
         for index in range(len(bc.companies))
     )
     assert lines_got == stored
+
+
+def test_client_paging_follows_the_same_rule(bc, listener):
+    """The shared client's iter_pages refuses the same link the tap does, before any request."""
+    origin, seen = listener
+    arm(bc, next_link=origin, count=1)
+    with BusinessCentralClient(tap_config(bc.info)) as client:
+        url = client.urls.entity_set_url(GL, bc.companies[0]["id"])
+        pages = client.iter_pages(url, page_size=100)
+        assert len(next(pages)) == 100
+        with pytest.raises(PagingError, match="another server"):
+            next(pages)
+    assert seen == []
