@@ -1,30 +1,53 @@
 """OData JSON `$batch`: many operations in one request, answered in BC's shape.
 
 `{"requests": [{"id", "method", "url", "headers", "body"}]}` in, `{"responses": [{"id", "status",
-"headers", "body"}]}` out; at most 100 operations. `Isolation: snapshot` runs the batch in one
-transaction (all or nothing: the answer is then the failed operation alone, as OData answers a
-failed atomicity group); `Prefer: odata.continue-on-error` runs the operations after a failure.
+"headers", "body"}]}` out. BC's rules, each from its source:
+
+- Operations run in order and the batch stops after the first failed one, whose answer is the
+  last; `Prefer: odata.continue-on-error` runs (and answers) the rest too. Sources: OData's
+  DefaultODataBatchHandler.ExecuteRequestMessagesAsync (OData/WebApi
+  src/Microsoft.AspNet.OData/Batch/DefaultODataBatchHandler.cs @010f3107, and the same loop in
+  OData/AspNetCoreOData @0c149bed), and for BC: https://www.kauffmann.nl (Batch calls with
+  Business Central APIs (2), "further execution will be stopped and the returned response
+  contains the results up to the operation that failed").
+- `Isolation: snapshot` runs the batch in one transaction: after a failure every change is rolled
+  back, yet every operation that ran is still answered with its own status (successes keep their
+  200/201/204). Source: MicrosoftDocs/dynamics365smb-devitpro-pb
+  dev-itpro/webservices/use-odata-batch.md @136c4ff1 (answers 200, 204, 400).
+- More than 100 operations: `Unknown`, "The current batch message contains too many parts. A
+  maximum number of '100' query operations and change sets are allowed in a batch message."
+  (ODataLib's ODataBatchReader_MaxBatchSizeExceeded with BC's quota, as a BC partner received it:
+  https://demiliani.com/2021/01/12/dynamics-365-business-central-batch-api-calls-and-max-number-of-operations/).
+  The HTTP status of that answer is not shown there; 400 is kept (unconfirmed).
+- An inner request may name its company by a `Company` header (the company's name) and use a
+  URL without `companies(...)`, e.g. `items(...)` (use-odata-batch.md, as above).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from businesscentral_emulator.odata.errors import BusinessCentralError
 from businesscentral_emulator.rules.writes import transaction
+from businesscentral_emulator.store.sqlite import table_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from starlette.responses import Response
 
+    from businesscentral_emulator.odata.edmx import ApiModel
     from businesscentral_emulator.store.backend import Counters
     from businesscentral_emulator.store.sqlite import Store
 
 _KEPT_HEADERS = ("location", "content-type", "odata-version", "retry-after", "preference-applied")
+BATCH_TOO_LARGE = (
+    "The current batch message contains too many parts. A maximum number of '{limit}' query"
+    " operations and change sets are allowed in a batch message."
+)
 
 
 @dataclass
@@ -87,33 +110,59 @@ def run_batch(  # noqa: PLR0913, PLR0917
     if not isinstance(requests, list):
         raise BusinessCentralError(400, "BadRequest", "The batch body must have a 'requests' list.")
     if len(requests) > max_operations:
-        raise BusinessCentralError(
-            400,
-            "BadRequest",
-            f"The batch has {len(requests)} operations; at most {max_operations} are allowed.",
-        )
+        raise BusinessCentralError(400, "Unknown", BATCH_TOO_LARGE.format(limit=max_operations))
     operations = [_operation(raw, api_root, outer) for raw in requests]
     atomic = outer.headers.get("isolation", "").lower() == "snapshot"
     keep_going = "odata.continue-on-error" in outer.headers.get("prefer", "").lower()
     counters.count("batches")
     entries: list[dict[str, Any]] = []
-    if atomic:
-        try:
-            with transaction(store):
-                for op_id, op in operations:
-                    counters.count("batch_operations")
-                    entry = _entry(op_id, execute(op))
-                    entries.append(entry)
-                    if entry["status"] >= 400:  # noqa: PLR2004
-                        entries = [entry]
-                        raise _Rollback  # noqa: TRY301 - unwinds the savepoint
-        except _Rollback:
-            pass
-    else:
+
+    def run_all() -> bool:
+        """Run the operations in order; whether any failed (stops at it unless told to go on)."""
+        failed = False
         for op_id, op in operations:
             counters.count("batch_operations")
             entry = _entry(op_id, execute(op))
             entries.append(entry)
-            if entry["status"] >= 400 and not keep_going:  # noqa: PLR2004
-                break
+            if entry["status"] >= 400:  # noqa: PLR2004
+                failed = True
+                if not keep_going:
+                    break
+        return failed
+
+    if atomic:
+        try:
+            with transaction(store):
+                if run_all():
+                    raise _Rollback  # noqa: TRY301 - unwinds the savepoint, answers are kept
+        except _Rollback:
+            pass
+    else:
+        run_all()
     return msgspec.json.encode({"responses": entries})
+
+
+def with_company(op: Operation, store: Store, api: ApiModel) -> Operation:
+    """The operation with `companies(<id>)/` put before its path when a `Company` header names it.
+
+    BC lets an inner batch request name its company by name in a `Company` header and address a
+    company's entity set without `companies(...)` (use-odata-batch.md @136c4ff1). A company of
+    that name that does not exist is answered as an unknown company id is (wording unconfirmed).
+    """
+    name = op.headers.get("company")
+    first = op.path.split("/", 1)[0].split("(", 1)[0]
+    entity_set = api.entity_sets.get(first)
+    if not name or entity_set is None or not entity_set.company_scoped:
+        return op
+    if "companies" not in api.entity_sets:  # pragma: no cover - every API has companies
+        return op
+    row = store.fetch_one(
+        f"SELECT id FROM {table_name(api.route, 'companies')} WHERE name = ? LIMIT 1", (name,)
+    )
+    if row is None:
+        raise BusinessCentralError(
+            404,
+            "Internal_CompanyNotFound",
+            f"The company '{name}' does not exist or you do not have access to it.",
+        )
+    return replace(op, path=f"companies({row[0]})/{op.path}")

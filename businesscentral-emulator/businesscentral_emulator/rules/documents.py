@@ -95,13 +95,101 @@ def is_posted(set_name: str, row: dict[str, Any]) -> bool:
 
 
 def posted_error(set_name: str) -> BusinessCentralError:
-    """A write to a posted document (wording modelled on BC's API pages, not verified)."""
+    """A write to a posted document or to a line of one: BC's label, word for word.
+
+    Sources (StefanMaron/MSDyn365BC.Code.History): CannotModifyPostedInvioceErr in
+    BaseApp/Source/Base Application/Integration/Entity/SalesInvoiceAggregator.Codeunit.al
+    @c845a0c4 (PropagateOnModify, VerifyCRUDIsPossibleForLine) and in Purch. Inv. Aggregator;
+    CannotModifyPostedCrMemoErr ("The credit memo has been posted ...") in Graph Mgt - Sal. Cr.
+    Memo Buf. A DELETE of a posted invoice gets the same answer here: BC passes it to BaseApp,
+    whose own refusal text was not found (simplified).
+    """
     noun = DOCUMENTS[set_name].noun
     return BusinessCentralError(
         400,
         "Application_DialogException",
-        f"The {noun} has been posted and it cannot be modified.",
+        f"The {noun} has been posted and can no longer be modified.",
     )
+
+
+# -- bound actions -----------------------------------------------------------------------------
+
+# Actions that need a draft document, and actions that need a posted one (salesInvoices and
+# salesCreditMemos pages: GetDraftInvoice / GetPostedInvoice, GetDraftCreditMemo /
+# GetPostedCreditMemo; purchaseInvoices: post only).
+_DRAFT_ACTIONS = frozenset({"post", "postAndSend"})
+_POSTED_ACTIONS = frozenset({"cancel", "cancelAndSend", "makeCorrectiveCreditMemo"})
+# The first number of each posted-document series, as in CRONUS (Microsoft Learn API v2.0
+# examples: dynamics_salesinvoice_get shows a posted invoice "PS-INV103001";
+# dynamics_purchaseinvoice_get shows "108001"). Sets not listed keep the draft's number
+# when posted (their posted series was not found).
+POSTED_SERIES_START = {"salesInvoices": "PS-INV103001", "purchaseInvoices": "108001"}
+
+
+def action_precondition(set_name: str, action: str, row: dict[str, Any]) -> None:
+    """Refuse a bound action on a document in the wrong state, with the page's label.
+
+    Sources: APIV2/Source/_Exclude_APIV2_/src/pages/APIV2SalesInvoices.Page.al @02a8df41
+    (DraftInvoiceActionErr `The action can be applied to a draft invoice only.`,
+    PostedInvoiceActionErr `The action can be applied to a posted invoice only.`),
+    APIV2SalesCreditMemos.Page.al @406aa00d (DraftCreditMemoActionErr, PostedCreditMemoActionErr),
+    APIV2PurchaseInvoices.Page.al (DraftInvoiceActionErr). AL `Error()` -> 400
+    Application_DialogException.
+    """
+    if set_name not in DOCUMENTS or DOCUMENTS[set_name].gl_document_type is None:
+        return
+    posted = is_posted(set_name, row)
+    noun = DOCUMENTS[set_name].noun
+    if action in _DRAFT_ACTIONS and posted:
+        state = "draft"
+    elif action in _POSTED_ACTIONS and not posted:
+        state = "posted"
+    else:
+        return
+    raise BusinessCentralError(
+        400, "Application_DialogException", f"The action can be applied to a {state} {noun} only."
+    )
+
+
+def no_lines_error(set_name: str) -> BusinessCentralError:
+    """Posting a document without lines.
+
+    salesCreditMemos: NoLineErr of APIV2SalesCreditMemos.Page.al @406aa00d (PostCreditMemo).
+    Other documents: BaseApp's posting refusal `There is nothing to post.` (not re-read).
+    """
+    if set_name == "salesCreditMemos":
+        return BusinessCentralError(
+            400,
+            "Application_DialogException",
+            "Please add at least one line item to the credit memo.",
+        )
+    return nothing_to_post()
+
+
+def posted_number(store: Store, api: ApiModel, set_name: str, company: str | None) -> str | None:
+    """The number a posted document gets: the next of the posted series (None: keep the draft's).
+
+    BC renames the document to the posted document's No. while keeping its id
+    (OnBeforeSalesInvHeaderInsert / "Draft Invoice SystemId" in SalesInvoiceAggregator @c845a0c4;
+    the same in Purch. Inv. Aggregator). The next number is one past the highest number of the
+    series already in the company, as a number series hands them out.
+    """
+    start = POSTED_SERIES_START.get(set_name)
+    if start is None:
+        return None
+    match = _TRAILING_DIGITS.search(start)
+    prefix = start[: match.start(1)] if match else start
+    pattern = re.compile(re.escape(prefix) + r"(\d+)")
+    rows = store.fetch(
+        f"SELECT number FROM {table_name(api.route, set_name)} WHERE _company IS ?"
+        " AND number LIKE ? ESCAPE '\\'",
+        (company, prefix.replace("%", "\\%").replace("_", "\\_") + "%"),
+    )
+    used = [m.group(1) for (number,) in rows if (m := pattern.fullmatch(str(number)))]
+    if not used:
+        return start
+    highest = max(used, key=int)
+    return increment_number(prefix + highest)
 
 
 def _money(value: Any) -> Decimal:  # noqa: ANN401

@@ -367,6 +367,7 @@ class Writer:
         name = target.entity_set.name
         with transaction(self.store):
             row = self._fetch_target(target)
+            docs.action_precondition(name, action, row)
             if action in {"post", "postAndSend"} and name == "journals":
                 self._post_journal(target, row)
             elif action in {"post", "postAndSend"} and name in docs.DOCUMENTS:
@@ -381,21 +382,23 @@ class Writer:
     def _post_document(self, target: Target, row: dict[str, Any]) -> None:
         api, name = target.api, target.entity_set.name
         kind = docs.DOCUMENTS[name]
-        if docs.is_posted(name, row):
-            raise docs.posted_error(name)
         lines = self.store.fetch_one(
             f'SELECT count(*) FROM {table_name(api.route, kind.lines)} WHERE "documentId" = ?',
             (row["id"],),
         )
         if not lines or not lines[0]:
-            raise docs.nothing_to_post()
+            raise docs.no_lines_error(name)
         posting_date = row.get("postingDate") or ""
         if posting_date in {"", "0001-01-01"}:
             posting_date = docs.now_stored()[:10]
         changes: dict[str, Any] = {"status": "Open", "postingDate": posting_date}
         if "remainingAmount" in row:
             changes["remainingAmount"] = row.get("totalAmountIncludingTax") or "0"
+        number = docs.posted_number(self.store, api, name, row["_company"])
+        if number is not None:  # the same id, the posted series' number
+            changes["number"] = number
         self._update_columns(api, target.entity_set, "_rowid = ?", [row["_rowid"]], changes)
+        row = {**row, **changes}
         docs.write_gl_entries(
             self.store,
             api,
