@@ -7,9 +7,9 @@
   last; `Prefer: odata.continue-on-error` runs (and answers) the rest too. Sources: OData's
   DefaultODataBatchHandler.ExecuteRequestMessagesAsync (OData/WebApi
   src/Microsoft.AspNet.OData/Batch/DefaultODataBatchHandler.cs @010f3107, and the same loop in
-  OData/AspNetCoreOData @0c149bed), and for BC: https://www.kauffmann.nl (Batch calls with
-  Business Central APIs (2), "further execution will be stopped and the returned response
-  contains the results up to the operation that failed").
+  OData/AspNetCoreOData @0c149bed), and for BC: A. J. Kauffmann, "Batch calls with Business
+  Central (2) - Error handling" (dynamicsuser.net/nav/b/kauffmann): "further execution will be
+  stopped and the returned response contains the results up to the operation that failed".
 - `Isolation: snapshot` runs the batch in one transaction: after a failure every change is rolled
   back, yet every operation that ran is still answered with its own status (successes keep their
   200/201/204). Source: MicrosoftDocs/dynamics365smb-devitpro-pb
@@ -116,30 +116,37 @@ def run_batch(  # noqa: PLR0913, PLR0917
     keep_going = "odata.continue-on-error" in outer.headers.get("prefer", "").lower()
     counters.count("batches")
     entries: list[dict[str, Any]] = []
-
-    def run_all() -> bool:
-        """Run the operations in order; whether any failed (stops at it unless told to go on)."""
-        failed = False
-        for op_id, op in operations:
-            counters.count("batch_operations")
-            entry = _entry(op_id, execute(op))
-            entries.append(entry)
-            if entry["status"] >= 400:  # noqa: PLR2004
-                failed = True
-                if not keep_going:
-                    break
-        return failed
-
     if atomic:
         try:
             with transaction(store):
-                if run_all():
+                if _run_in_order(operations, execute, counters, entries, keep_going=keep_going):
                     raise _Rollback  # noqa: TRY301 - unwinds the savepoint, answers are kept
         except _Rollback:
             pass
     else:
-        run_all()
+        _run_in_order(operations, execute, counters, entries, keep_going=keep_going)
     return msgspec.json.encode({"responses": entries})
+
+
+def _run_in_order(
+    operations: list[tuple[Any, Operation]],
+    execute: Callable[[Operation], Response],
+    counters: Counters,
+    entries: list[dict[str, Any]],
+    *,
+    keep_going: bool,
+) -> bool:
+    """Run and answer the operations in order; whether one failed (the last run, unless told)."""
+    failed = False
+    for op_id, op in operations:
+        counters.count("batch_operations")
+        entry = _entry(op_id, execute(op))
+        entries.append(entry)
+        if entry["status"] >= 400:  # noqa: PLR2004
+            failed = True
+            if not keep_going:
+                break
+    return failed
 
 
 def with_company(op: Operation, store: Store, api: ApiModel) -> Operation:

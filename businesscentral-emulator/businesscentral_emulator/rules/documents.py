@@ -80,12 +80,22 @@ def next_number(store: Store, api: ApiModel, set_name: str, company: str | None)
         return None
     row = store.fetch_one(
         f"SELECT number FROM {table_name(api.route, set_name)} WHERE _company IS ?"
-        " AND number <> '' ORDER BY length(number) DESC, number DESC LIMIT 1",
-        (company,),
+        " AND number <> '' AND NOT number GLOB ?"
+        " ORDER BY length(number) DESC, number DESC LIMIT 1",
+        (company, _posted_glob(set_name)),
     )
     if row is None:
         return SERIES_START.get(set_name, "1")
     return increment_number(str(row[0]))
+
+
+def _posted_glob(set_name: str) -> str:
+    """A GLOB matching the numbers of the set's posted series (a draft's series skips them)."""
+    start = POSTED_SERIES_START.get(set_name)
+    match = _TRAILING_DIGITS.search(start) if start else None
+    if start is None or match is None:
+        return ""  # GLOB '' matches only '', which the query already leaves out
+    return start[: match.start(1)] + "[0-9]*"
 
 
 def is_posted(set_name: str, row: dict[str, Any]) -> bool:
