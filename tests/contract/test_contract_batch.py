@@ -186,3 +186,54 @@ def test_company_header_names_the_company_of_a_relative_url(bc):
     assert answers[1]["body"]["displayName"] == "Named By Company Header"
     stored = bc.get(bc.company_url(f"items({item['id']})")).json()
     assert stored["displayName"] == "Named By Company Header"
+
+
+def test_a_post_inside_an_atomic_batch_commits_what_ran_before_it(bc):
+    """A document's post action commits, so a later failure cannot undo it or what came before.
+
+    Sources: USE-ODATA-BATCH ("If the AL code doesn't invoke COMMIT, then the entire batch runs
+    in the same transaction. Otherwise, for each commit, the transaction is committed, and a new
+    one is started."); StefanMaron/MSDyn365BC.Code.History
+    BaseApp/Source/Base Application/Sales/Posting/SalesPost.Codeunit.al: after FinalizePosting,
+    `if not (InvtPickPutaway or SuppressCommit or PreviewMode) then Commit()`, reached through
+    APIV2SalesInvoices.Page.al @02a8df41 Post -> SalesHeader.SendToPosting(Codeunit::"Sales-Post").
+    """
+    customer = first(bc, "customers")
+    item = first(bc, "items")["number"]
+    invoice = bc.request(
+        "POST",
+        bc.company_url("salesInvoices"),
+        json={
+            "customerNumber": customer["number"],
+            "salesInvoiceLines": [{"lineObjectNumber": item, "quantity": 1, "unitPrice": 5}],
+        },
+    ).json()
+    before = count(bc, "customers")
+    ops = [
+        {
+            "id": "patch",
+            "method": "PATCH",
+            "url": in_company(bc, f"customers({customer['id']})"),
+            "headers": {"If-Match": "*"},
+            "body": {"city": "Committed By Post"},
+        },
+        {
+            "id": "post",
+            "method": "POST",
+            "url": in_company(bc, f"salesInvoices({invoice['id']})/Microsoft.NAV.post"),
+        },
+        new_customer(bc, "new", {"displayName": "Rolled Back"}),
+        new_customer(bc, "bad", {"bogus": 1}),
+    ]
+    answers = batch(bc, ops, Isolation="snapshot").json()["responses"]
+    assert [(a["id"], a["status"]) for a in answers] == [
+        ("patch", 200),
+        ("post", 204),
+        ("new", 201),
+        ("bad", 400),
+    ]
+    assert bc.get(bc.company_url(f"customers({customer['id']})")).json()["city"] == (
+        "Committed By Post"
+    )
+    assert bc.get(bc.company_url(f"salesInvoices({invoice['id']})")).json()["status"] == "Open"
+    assert count(bc, "customers") == before

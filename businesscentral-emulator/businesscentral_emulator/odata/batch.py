@@ -115,38 +115,86 @@ def run_batch(  # noqa: PLR0913, PLR0917
     atomic = outer.headers.get("isolation", "").lower() == "snapshot"
     keep_going = "odata.continue-on-error" in outer.headers.get("prefer", "").lower()
     counters.count("batches")
-    entries: list[dict[str, Any]] = []
-    if atomic:
-        try:
-            with transaction(store):
-                if _run_in_order(operations, execute, counters, entries, keep_going=keep_going):
-                    raise _Rollback  # noqa: TRY301 - unwinds the savepoint, answers are kept
-        except _Rollback:
-            pass
-    else:
-        _run_in_order(operations, execute, counters, entries, keep_going=keep_going)
-    return msgspec.json.encode({"responses": entries})
+    run = _Run(operations, execute, counters, keep_going=keep_going)
+    while run.more():
+        if atomic:
+            _atomic_stretch(store, run)
+        else:
+            run.until_commit()
+    return msgspec.json.encode({"responses": run.entries})
 
 
-def _run_in_order(
-    operations: list[tuple[Any, Operation]],
-    execute: Callable[[Operation], Response],
-    counters: Counters,
-    entries: list[dict[str, Any]],
-    *,
-    keep_going: bool,
-) -> bool:
-    """Run and answer the operations in order; whether one failed (the last run, unless told)."""
-    failed = False
-    for op_id, op in operations:
-        counters.count("batch_operations")
-        entry = _entry(op_id, execute(op))
-        entries.append(entry)
-        if entry["status"] >= 400:  # noqa: PLR2004
-            failed = True
-            if not keep_going:
-                break
-    return failed
+def _atomic_stretch(store: Store, run: _Run) -> None:
+    """One transaction of an atomic batch: up to a commit, kept; ended by a failure, reverted."""
+    try:
+        with transaction(store):
+            committed = run.until_commit()
+            if run.failed and not committed:
+                raise _Rollback  # noqa: TRY301 - unwinds the savepoint, answers are kept
+    except _Rollback:
+        pass
+
+
+# Bound actions whose AL code commits: the documents' post actions run SendToPosting, and the
+# posting codeunits end with `if not (InvtPickPutaway or SuppressCommit or PreviewMode) then
+# Commit()` (BaseApp/Source/Base Application/Sales/Posting/SalesPost.Codeunit.al, and
+# Purch.-Post alike); postAndSend also calls Commit() itself (APIV2SalesInvoices.Page.al
+# @02a8df41, APIV2SalesCreditMemos.Page.al @406aa00d). Journal posting is left out: not read.
+_COMMITTING_ACTIONS = frozenset({"Microsoft.NAV.post", "Microsoft.NAV.postAndSend"})
+_COMMITTING_SETS = frozenset({"salesInvoices", "salesCreditMemos", "purchaseInvoices"})
+
+
+def _commits(op: Operation, status: int) -> bool:
+    """Whether a successful operation committed BC's transaction (a document's post action)."""
+    segments = op.path.rstrip("/").split("/")
+    if op.method != "POST" or status >= 300 or len(segments) < 2:  # noqa: PLR2004
+        return False
+    entity_set = segments[-2].split("(", 1)[0]
+    return segments[-1] in _COMMITTING_ACTIONS and entity_set in _COMMITTING_SETS
+
+
+class _Run:
+    """The operations of one batch, run and answered in order.
+
+    In an atomic batch each stretch up to a committing operation is one transaction: "If the AL
+    code doesn't invoke COMMIT, then the entire batch runs in the same transaction. Otherwise,
+    for each commit, the transaction is committed, and a new one is started." (use-odata-batch.md
+    @136c4ff1). A failure reverts what ran since the last commit.
+    """
+
+    def __init__(
+        self,
+        operations: list[tuple[Any, Operation]],
+        execute: Callable[[Operation], Response],
+        counters: Counters,
+        *,
+        keep_going: bool,
+    ) -> None:
+        self.operations = operations
+        self.execute = execute
+        self.counters = counters
+        self.keep_going = keep_going
+        self.entries: list[dict[str, Any]] = []
+        self.failed = False
+        self._next = 0
+
+    def more(self) -> bool:
+        """Whether operations remain to run (none after a failure, unless told to go on)."""
+        return self._next < len(self.operations) and (self.keep_going or not self.failed)
+
+    def until_commit(self) -> bool:
+        """Run operations until one commits (True), or until the end or a failure stops them."""
+        while self.more():
+            op_id, op = self.operations[self._next]
+            self._next += 1
+            self.counters.count("batch_operations")
+            entry = _entry(op_id, self.execute(op))
+            self.entries.append(entry)
+            if entry["status"] >= 400:  # noqa: PLR2004
+                self.failed = True
+            elif _commits(op, entry["status"]):
+                return True
+        return False
 
 
 def with_company(op: Operation, store: Store, api: ApiModel) -> Operation:
