@@ -194,3 +194,51 @@ def test_deleting_a_draft_invoice_deletes_its_lines(bc):
     assert (response.status_code, response.content) == (204, b"")
     assert bc.get(url).status_code == 404
     assert bc.get(lines_url, params=by_document).json()["value"] == []
+
+
+def quote_with_lines(bc) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    quotes = bc.get(
+        bc.company_url("salesQuotes"), params={"$expand": "salesQuoteLines", "$top": 20}
+    ).json()["value"]
+    quote = next(q for q in quotes if q["salesQuoteLines"] and q["customerNumber"])
+    return quote, quote.pop("salesQuoteLines")
+
+
+@pytest.mark.parametrize(
+    ("action", "to_set", "lines"),
+    [
+        ("makeInvoice", "salesInvoices", "salesInvoiceLines"),
+        ("makeOrder", "salesOrders", "salesOrderLines"),
+    ],
+)
+def test_a_quote_made_an_invoice_or_order_becomes_a_new_draft_and_is_gone(
+    bc, action: str, to_set: str, lines: str
+):
+    """makeInvoice / makeOrder: 204; a new draft with the quote's customer and lines; no quote.
+
+    Sources: APIV2/Source/_Exclude_APIV2_/src/pages/APIV2SalesQuotes.Page.al @05d57db6
+    (MakeInvoice / MakeOrder run Sales-Quote to Invoice / Sales-Quote to Order; SetActionResponse
+    result code Deleted with the new document's SystemId); BaseApp/Source/Base Application/Sales/
+    Document/SalesQuotetoInvoice.Codeunit.al @1605efae and SalesQuotetoOrder.Codeunit.al
+    @026bfbb5 (new header with "No." := '' from the series, Status Open = API Draft, lines copied
+    one for one, then `Rec.Delete(); SalesQuoteLine.DeleteAll()`).
+    """
+    quote, quote_lines = quote_with_lines(bc)
+    before = {row["id"] for row in bc.get_all(bc.company_url(to_set))}
+    response = act(bc, "salesQuotes", quote["id"], action)
+    assert (response.status_code, response.content) == (204, b"")
+    assert bc.get(bc.company_url(f"salesQuotes({quote['id']})")).status_code == 404
+    made = [row for row in bc.get_all(bc.company_url(to_set)) if row["id"] not in before]
+    assert len(made) == 1
+    document = made[0]
+    assert document["id"] != quote["id"]
+    assert document["number"] != quote["number"]
+    assert (document["status"], document["customerNumber"]) == ("Draft", quote["customerNumber"])
+    new_lines = bc.get(bc.company_url(f"{to_set}({document['id']})/{lines}")).json()["value"]
+    assert [(x["lineObjectNumber"], x["quantity"]) for x in new_lines] == [
+        (x["lineObjectNumber"], x["quantity"]) for x in quote_lines
+    ]
+    left = bc.get(
+        bc.company_url("salesQuoteLines"), params={"$filter": f"documentId eq {quote['id']}"}
+    ).json()["value"]
+    assert left == []

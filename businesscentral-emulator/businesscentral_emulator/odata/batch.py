@@ -139,18 +139,30 @@ def _atomic_stretch(store: Store, run: _Run) -> None:
 # posting codeunits end with `if not (InvtPickPutaway or SuppressCommit or PreviewMode) then
 # Commit()` (BaseApp/Source/Base Application/Sales/Posting/SalesPost.Codeunit.al, and
 # Purch.-Post alike); postAndSend also calls Commit() itself (APIV2SalesInvoices.Page.al
-# @02a8df41, APIV2SalesCreditMemos.Page.al @406aa00d). Journal posting is left out: not read.
-_COMMITTING_ACTIONS = frozenset({"Microsoft.NAV.post", "Microsoft.NAV.postAndSend"})
-_COMMITTING_SETS = frozenset({"salesInvoices", "salesCreditMemos", "purchaseInvoices"})
+# @02a8df41, APIV2SalesCreditMemos.Page.al @406aa00d); Sales-Quote to Invoice ends with
+# Commit() (BaseApp/Source/Base Application/Sales/Document/SalesQuotetoInvoice.Codeunit.al).
+# Journal posting and makeOrder (Sales-Quote to Order has no final Commit) are left out.
+_COMMITTING_ACTIONS = frozenset(
+    {
+        *(
+            (name, action)
+            for name in ("salesInvoices", "salesCreditMemos")
+            for action in ("post", "postAndSend")
+        ),
+        ("purchaseInvoices", "post"),
+        ("salesQuotes", "makeInvoice"),
+    }
+)
 
 
 def _commits(op: Operation, status: int) -> bool:
-    """Whether a successful operation committed BC's transaction (a document's post action)."""
+    """Whether a successful operation committed BC's transaction (see _COMMITTING_ACTIONS)."""
     segments = op.path.rstrip("/").split("/")
     if op.method != "POST" or status >= 300 or len(segments) < 2:  # noqa: PLR2004
         return False
     entity_set = segments[-2].split("(", 1)[0]
-    return segments[-1] in _COMMITTING_ACTIONS and entity_set in _COMMITTING_SETS
+    action = segments[-1].removeprefix("Microsoft.NAV.")
+    return (entity_set, action) in _COMMITTING_ACTIONS
 
 
 class _Run:

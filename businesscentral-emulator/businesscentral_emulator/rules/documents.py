@@ -19,6 +19,8 @@ from businesscentral_emulator.odata.values import format_datetime, format_decima
 from businesscentral_emulator.store.sqlite import quote, table_name
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from businesscentral_emulator.odata.edmx import ApiModel
     from businesscentral_emulator.store.sqlite import Store
 
@@ -159,6 +161,44 @@ def action_precondition(set_name: str, action: str, row: dict[str, Any]) -> None
     raise BusinessCentralError(
         400, "Application_DialogException", f"The action can be applied to a {state} {noun} only."
     )
+
+
+# salesQuotes' makeInvoice / makeOrder: Sales-Quote to Invoice (codeunit 1305) and Sales-Quote to
+# Order (codeunit 86) copy the quote's header and lines into a new draft of the other set (its own
+# number and id, status Draft), take the quote's posting date or the work date, then delete the
+# quote and its lines (APIV2/Source/_Exclude_APIV2_/src/pages/APIV2SalesQuotes.Page.al @05d57db6
+# MakeInvoice/MakeOrder; in BaseApp/Source/Base Application/Sales/Document/:
+# SalesQuotetoInvoice.Codeunit.al @1605efae and SalesQuotetoOrder.Codeunit.al @026bfbb5:
+# `Rec.Delete(); SalesQuoteLine.DeleteAll()`).
+QUOTE_CONVERSIONS = {"makeInvoice": "salesInvoices", "makeOrder": "salesOrders"}
+QUOTE_LINES = "salesQuoteLines"
+_NOT_COPIED = frozenset(
+    {
+        "id",
+        "number",
+        "status",
+        "documentId",
+        "lastModifiedDateTime",
+        "totalAmountExcludingTax",
+        "totalTaxAmount",
+        "totalAmountIncludingTax",
+    }
+)
+_EMPTY_VALUES = frozenset({"", "00000000-0000-0000-0000-000000000000", "0001-01-01"})
+
+
+def copied_fields(
+    row: dict[str, Any], to_properties: Iterable[str]
+) -> tuple[dict[str, Any], set[str]]:
+    """What a converted quote (or quote line) passes on: the fields both types have, and those set.
+
+    The second set names the fields with a value, so that only they are checked as references.
+    """
+    values = {name: row[name] for name in to_properties if name in row and name not in _NOT_COPIED}
+    filled = {
+        name for name, value in values.items() if value is not None and value not in _EMPTY_VALUES
+    }
+    return values, filled
 
 
 def no_lines_error(set_name: str) -> BusinessCentralError:

@@ -372,6 +372,8 @@ class Writer:
                 self._post_journal(target, row)
             elif action in {"post", "postAndSend"} and name in docs.DOCUMENTS:
                 self._post_document(target, row)
+            elif name == "salesQuotes" and action in docs.QUOTE_CONVERSIONS:
+                self._convert_quote(target, row, docs.QUOTE_CONVERSIONS[action])
             else:
                 raise BusinessCentralError(
                     501,
@@ -438,6 +440,35 @@ class Writer:
             )
         self.store.connection().execute(
             f"DELETE FROM {table_name(api.route, 'journalLines')} WHERE {where}", params
+        )
+
+    def _convert_quote(self, target: Target, source: dict[str, Any], to_set: str) -> None:
+        """A quote made an invoice or order: a new draft with its header and lines; no quote."""
+        api, company = target.api, source["_company"]
+        header_set = api.entity_sets[to_set]
+        values, filled = docs.copied_fields(source, header_set.entity_type.properties)
+        if "postingDate" in header_set.entity_type.properties and "postingDate" not in filled:
+            values["postingDate"] = docs.now_stored()[:10]  # the work date
+        new_id = self._insert_row(api, header_set, company, values, filled)
+        line_set = api.entity_sets[docs.DOCUMENTS[to_set].lines]
+        quote_lines = table_name(api.route, docs.QUOTE_LINES)
+        names = list(api.entity_sets[docs.QUOTE_LINES].entity_type.properties)
+        rows = self.store.fetch(
+            f"SELECT {', '.join(quote(n) for n in names)} FROM {quote_lines}"
+            ' WHERE "documentId" = ? ORDER BY "sequence"',
+            (source["id"],),
+        )
+        for raw in rows:
+            line, line_filled = docs.copied_fields(
+                dict(zip(names, raw, strict=True)), line_set.entity_type.properties
+            )
+            line["documentId"] = new_id
+            self._insert_row(api, line_set, company, line, line_filled)
+        db = self.store.connection()
+        db.execute(f'DELETE FROM {quote_lines} WHERE "documentId" = ?', (source["id"],))
+        db.execute(
+            f"DELETE FROM {table_name(api.route, 'salesQuotes')} WHERE _rowid = ?",
+            (source["_rowid"],),
         )
 
 
