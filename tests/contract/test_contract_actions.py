@@ -10,11 +10,14 @@ An AL `Error(...)` reaches the client as 400 `Application_DialogException` with 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 DIALOG = "Application_DialogException"
+# The posted series (as in CRONUS; see the first test's sources).
+POSTED_NUMBER = {"salesInvoices": r"PS-INV1030\d\d", "purchaseInvoices": r"1080\d\d"}
 
 
 @pytest.fixture(scope="module")
@@ -242,3 +245,50 @@ def test_a_quote_made_an_invoice_or_order_becomes_a_new_draft_and_is_gone(
         bc.company_url("salesQuoteLines"), params={"$filter": f"documentId eq {quote['id']}"}
     ).json()["value"]
     assert left == []
+
+
+@pytest.mark.parametrize(
+    ("order_set", "order_lines", "action", "invoice_set", "invoice_lines"),
+    [
+        ("salesOrders", "salesOrderLines", "shipAndInvoice", "salesInvoices", "salesInvoiceLines"),
+        (
+            "purchaseOrders",
+            "purchaseOrderLines",
+            "receiveAndInvoice",
+            "purchaseInvoices",
+            "purchaseInvoiceLines",
+        ),
+    ],
+)
+def test_an_order_posted_in_full_becomes_a_posted_invoice_of_its_own(  # noqa: PLR0913, PLR0917
+    bc, order_set: str, order_lines: str, action: str, invoice_set: str, invoice_lines: str
+):
+    """shipAndInvoice / receiveAndInvoice: 204; a posted invoice with its own id; no more order.
+
+    Sources: APIV2/Source/_Exclude_APIV2_/src/pages/APIV2SalesOrders.Page.al @03c38418
+    (ShipAndInvoice: Ship := true, Invoice := true, SendToPosting(Sales-Post); the answer is the
+    key of the posted invoice on page APIV2 - Sales Invoices, result code Deleted);
+    APIV2PurchaseOrders.Page.al @02326b00 (ReceiveAndInvoice); AGGREGATOR
+    FixInvoicesCreatedFromOrders (an invoice posted from an order keeps its own SystemId); an
+    order that is fully shipped and invoiced is deleted by the posting (Graph Mgt - Sales Order
+    Buffer: the buffer row goes with the Sales Header).
+    """
+    orders = bc.get(bc.company_url(order_set), params={"$expand": order_lines, "$top": 20}).json()[
+        "value"
+    ]
+    order = next(o for o in orders if o[order_lines] and o["status"] in {"Draft", "Open"})
+    lines = order.pop(order_lines)
+    before = {row["id"] for row in bc.get_all(bc.company_url(invoice_set))}
+    response = act(bc, order_set, order["id"], action)
+    assert (response.status_code, response.content) == (204, b"")
+    assert bc.get(bc.company_url(f"{order_set}({order['id']})")).status_code == 404
+    made = [row for row in bc.get_all(bc.company_url(invoice_set)) if row["id"] not in before]
+    assert len(made) == 1
+    invoice = made[0]
+    assert invoice["id"] != order["id"]
+    assert invoice["status"] == "Open"
+    assert re.fullmatch(POSTED_NUMBER[invoice_set], invoice["number"]), invoice["number"]
+    new_lines = bc.get(bc.company_url(f"{invoice_set}({invoice['id']})/{invoice_lines}")).json()
+    assert [(x["lineObjectNumber"], x["quantity"]) for x in new_lines["value"]] == [
+        (x["lineObjectNumber"], x["quantity"]) for x in lines
+    ]

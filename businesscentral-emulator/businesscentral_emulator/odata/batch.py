@@ -140,7 +140,8 @@ def _atomic_stretch(store: Store, run: _Run) -> None:
 # Commit()` (BaseApp/Source/Base Application/Sales/Posting/SalesPost.Codeunit.al, and
 # Purch.-Post alike); postAndSend also calls Commit() itself (APIV2SalesInvoices.Page.al
 # @02a8df41, APIV2SalesCreditMemos.Page.al @406aa00d); Sales-Quote to Invoice ends with
-# Commit() (BaseApp/Source/Base Application/Sales/Document/SalesQuotetoInvoice.Codeunit.al).
+# Commit() (BaseApp/Source/Base Application/Sales/Document/SalesQuotetoInvoice.Codeunit.al);
+# purchaseOrders.receiveAndInvoice calls Commit() (APIV2PurchaseOrders.Page.al @02326b00).
 # Journal posting and makeOrder (Sales-Quote to Order has no final Commit) are left out.
 _COMMITTING_ACTIONS = frozenset(
     {
@@ -151,6 +152,8 @@ _COMMITTING_ACTIONS = frozenset(
         ),
         ("purchaseInvoices", "post"),
         ("salesQuotes", "makeInvoice"),
+        ("salesOrders", "shipAndInvoice"),  # SendToPosting -> Sales-Post, as post
+        ("purchaseOrders", "receiveAndInvoice"),  # explicit Commit() (APIV2PurchaseOrders)
     }
 )
 

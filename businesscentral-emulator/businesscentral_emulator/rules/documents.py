@@ -187,13 +187,29 @@ _NOT_COPIED = frozenset(
 _EMPTY_VALUES = frozenset({"", "00000000-0000-0000-0000-000000000000", "0001-01-01"})
 
 
+# salesOrders.shipAndInvoice / purchaseOrders.receiveAndInvoice post the whole order (Ship/Receive
+# and Invoice) through Sales-Post / Purch.-Post: the answer is 204 with the key of the new POSTED
+# invoice, which has its own id (FixInvoicesCreatedFromOrders blanks "Draft Invoice SystemId"),
+# and a fully posted order is deleted. Sources: APIV2/Source/_Exclude_APIV2_/src/pages/
+# APIV2SalesOrders.Page.al @03c38418 (ShipAndInvoice, PostWithShipAndInvoice),
+# APIV2PurchaseOrders.Page.al @02326b00 (ReceiveAndInvoice); SalesInvoiceAggregator @c845a0c4.
+# The posted shipment / receipt is not modelled.
+ORDER_POSTINGS = {
+    ("salesOrders", "shipAndInvoice"): ("salesOrderLines", "salesInvoices"),
+    ("purchaseOrders", "receiveAndInvoice"): ("purchaseOrderLines", "purchaseInvoices"),
+}
+# Order line fields that have another name on invoice lines.
+_LINE_RENAMES = {"directUnitCost": "unitCost"}
+
+
 def copied_fields(
     row: dict[str, Any], to_properties: Iterable[str]
 ) -> tuple[dict[str, Any], set[str]]:
-    """What a converted quote (or quote line) passes on: the fields both types have, and those set.
+    """What a converted document (or line) passes on: the fields both types have, and those set.
 
     The second set names the fields with a value, so that only they are checked as references.
     """
+    row = {_LINE_RENAMES.get(name, name): value for name, value in row.items()}
     values = {name: row[name] for name in to_properties if name in row and name not in _NOT_COPIED}
     filled = {
         name for name, value in values.items() if value is not None and value not in _EMPTY_VALUES

@@ -374,6 +374,8 @@ class Writer:
                 self._post_document(target, row)
             elif name == "salesQuotes" and action in docs.QUOTE_CONVERSIONS:
                 self._convert_quote(target, row, docs.QUOTE_CONVERSIONS[action])
+            elif (name, action) in docs.ORDER_POSTINGS:
+                self._post_order(target, row, *docs.ORDER_POSTINGS[name, action])
             else:
                 raise BusinessCentralError(
                     501,
@@ -450,26 +452,80 @@ class Writer:
         if "postingDate" in header_set.entity_type.properties and "postingDate" not in filled:
             values["postingDate"] = docs.now_stored()[:10]  # the work date
         new_id = self._insert_row(api, header_set, company, values, filled)
-        line_set = api.entity_sets[docs.DOCUMENTS[to_set].lines]
-        quote_lines = table_name(api.route, docs.QUOTE_LINES)
-        names = list(api.entity_sets[docs.QUOTE_LINES].entity_type.properties)
+        self._copy_lines(api, company, (docs.QUOTE_LINES, source["id"]), (to_set, new_id))
+        self._delete_document(api, "salesQuotes", docs.QUOTE_LINES, source)
+
+    def _copy_lines(
+        self,
+        api: ApiModel,
+        company: str | None,
+        source: tuple[str, str],
+        to: tuple[str, str],
+    ) -> int:
+        """Copy the lines of one document (line set, id) under another (header set, id)."""
+        (from_lines, from_id), (to_set, to_id) = source, to
+        names = list(api.entity_sets[from_lines].entity_type.properties)
         rows = self.store.fetch(
-            f"SELECT {', '.join(quote(n) for n in names)} FROM {quote_lines}"
+            f"SELECT {', '.join(quote(n) for n in names)} FROM {table_name(api.route, from_lines)}"
             ' WHERE "documentId" = ? ORDER BY "sequence"',
-            (source["id"],),
+            (from_id,),
         )
+        line_set = api.entity_sets[docs.DOCUMENTS[to_set].lines]
         for raw in rows:
-            line, line_filled = docs.copied_fields(
+            line, filled = docs.copied_fields(
                 dict(zip(names, raw, strict=True)), line_set.entity_type.properties
             )
-            line["documentId"] = new_id
-            self._insert_row(api, line_set, company, line, line_filled)
+            line["documentId"] = to_id
+            self._insert_row(api, line_set, company, line, filled)
+        return len(rows)
+
+    def _delete_document(
+        self, api: ApiModel, header_set: str, line_set: str, row: dict[str, Any]
+    ) -> None:
+        """Remove a document row and its lines (what an AL `Delete` of the header does)."""
         db = self.store.connection()
-        db.execute(f'DELETE FROM {quote_lines} WHERE "documentId" = ?', (source["id"],))
         db.execute(
-            f"DELETE FROM {table_name(api.route, 'salesQuotes')} WHERE _rowid = ?",
-            (source["_rowid"],),
+            f'DELETE FROM {table_name(api.route, line_set)} WHERE "documentId" = ?', (row["id"],)
         )
+        db.execute(
+            f"DELETE FROM {table_name(api.route, header_set)} WHERE _rowid = ?", (row["_rowid"],)
+        )
+
+    def _post_order(
+        self, target: Target, order: dict[str, Any], order_lines: str, invoice_set: str
+    ) -> None:
+        """An order shipped (received) and invoiced: a posted invoice of its own; no order."""
+        api, company = target.api, order["_company"]
+        invoice_entity = api.entity_sets[invoice_set]
+        values, filled = docs.copied_fields(order, invoice_entity.entity_type.properties)
+        posting_date = str(values.get("postingDate") or "")
+        if posting_date in {"", "0001-01-01"}:
+            posting_date = docs.now_stored()[:10]
+        values["postingDate"] = posting_date
+        values["number"] = docs.posted_number(self.store, api, invoice_set, company) or ""
+        invoice_id = self._insert_row(api, invoice_entity, company, values, filled)
+        copied = self._copy_lines(
+            api, company, (order_lines, order["id"]), (invoice_set, invoice_id)
+        )
+        if not copied:
+            raise docs.no_lines_error(target.entity_set.name)
+        invoice = self._fetch(api, invoice_entity, '"id" = ?', [invoice_id])
+        if invoice is None:  # pragma: no cover - just written
+            raise record_not_found(invoice_entity.entity_type.name, invoice_id)
+        changes: dict[str, Any] = {"status": "Open"}
+        if "remainingAmount" in invoice:
+            changes["remainingAmount"] = invoice.get("totalAmountIncludingTax") or "0"
+        self._update_columns(api, invoice_entity, '"id" = ?', [invoice_id], changes)
+        docs.write_gl_entries(
+            self.store,
+            api,
+            company,
+            docs.document_entries(self.store, api, invoice_set, invoice),
+            document_number=str(invoice.get("number") or ""),
+            document_type="Invoice",
+            posting_date=posting_date,
+        )
+        self._delete_document(api, target.entity_set.name, order_lines, order)
 
 
 def docs_missing_document(set_name: str) -> BusinessCentralError:
