@@ -155,3 +155,14 @@ def test_counters_count_batches_and_their_operations(bc):
     counters = bc.counters()
     assert (counters["batches"], counters["batch_operations"]) == (1, 3)
     assert counters["by_kind"]["batch"] == 1
+
+
+def test_a_company_header_naming_no_company_is_answered_per_operation(bc):
+    """The wording is the emulator's (BC's answer to an unknown company name is unconfirmed)."""
+    ops = [
+        {"id": "x", "method": "GET", "url": "items", "headers": {"Company": "No Such Company"}},
+        {"id": "y", "method": "GET", "url": "companies"},
+    ]
+    answers = batch(bc, ops, Prefer="odata.continue-on-error").json()["responses"]
+    assert [(a["id"], a["status"]) for a in answers] == [("x", 404), ("y", 200)]
+    assert answers[0]["body"]["error"]["code"] == "Internal_CompanyNotFound"
