@@ -292,3 +292,34 @@ def test_an_order_posted_in_full_becomes_a_posted_invoice_of_its_own(  # noqa: P
     assert [(x["lineObjectNumber"], x["quantity"]) for x in new_lines["value"]] == [
         (x["lineObjectNumber"], x["quantity"]) for x in lines
     ]
+
+
+def test_an_item_on_an_outstanding_sales_quote_cannot_be_deleted(bc):
+    """DELETE of an item that a sales quote line uses is refused; a free item is deleted (204).
+
+    Sources: BaseApp/Source/Base Application/Sales/Document/CheckSalesDocumentLine.Codeunit.al
+    @567b9e46 (CheckSalesLines: CannotDeleteItemIfSalesDocExistErr 'You cannot delete %1 %2
+    because there is at least one outstanding Sales %3 that includes this item.');
+    MicrosoftDocs/dynamics365smb-devitpro-pb dev-itpro/webservices/dynamics-error-codes.md
+    @777335ab: `Application_DialogException` "You cannot delete Item 1000 because there is at
+    least one outstanding Sales Quote that includes this item.".
+    """
+    item = create(bc, "items", {"displayName": "Quoted Item", "type": "Inventory"})
+    quote = create(bc, "salesQuotes", {"customerNumber": first(bc, "customers")["number"]})
+    line = bc.request(
+        "POST",
+        bc.company_url(f"salesQuotes({quote['id']})/salesQuoteLines"),
+        json={"lineType": "Item", "lineObjectNumber": item["number"], "quantity": 1},
+    )
+    assert line.status_code == 201, line.text
+    url = bc.company_url(f"items({item['id']})")
+    message = (
+        f"You cannot delete Item {item['number']} because there is at least one outstanding"
+        " Sales Quote that includes this item."
+    )
+    assert error_of(bc.request("DELETE", url, headers={"If-Match": "*"})) == (400, DIALOG, message)
+    free = create(bc, "items", {"displayName": "Free Item", "type": "Inventory"})
+    deleted = bc.request(
+        "DELETE", bc.company_url(f"items({free['id']})"), headers={"If-Match": "*"}
+    )
+    assert deleted.status_code == 204

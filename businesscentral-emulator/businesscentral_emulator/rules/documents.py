@@ -258,6 +258,56 @@ def posted_number(store: Store, api: ApiModel, set_name: str, company: str | Non
     return increment_number(prefix + highest)
 
 
+# Sales Lines by Document Type, in the order of that enum (Quote, Order, Invoice, Credit Memo):
+# the line set, its header set, and the type's caption. Posted invoices' and credit memos' lines
+# are not Sales Lines, so only draft headers count for those two.
+_SALES_LINES = (
+    ("salesQuoteLines", "salesQuotes", "Quote"),
+    ("salesOrderLines", "salesOrders", "Order"),
+    ("salesInvoiceLines", "salesInvoices", "Invoice"),
+    ("salesCreditMemoLines", "salesCreditMemos", "Credit Memo"),
+)
+
+
+def check_delete(store: Store, api: ApiModel, set_name: str, row: dict[str, Any]) -> None:
+    """Refuse deleting an item that a line of an unposted sales document still uses.
+
+    Source: BaseApp/Source/Base Application/Sales/Document/CheckSalesDocumentLine.Codeunit.al
+    @567b9e46 (codeunit 9069, CheckSalesLines on Item.OnBeforeCheckDocuments: the first Sales
+    Line of Type Item and the item's No. -> CannotDeleteItemIfSalesDocExistErr 'You cannot
+    delete %1 %2 because there is at least one outstanding Sales %3 that includes this item.',
+    %1 = 'Item', %3 = the line's Document Type); MicrosoftDocs/dynamics365smb-devitpro-pb
+    dev-itpro/webservices/dynamics-error-codes.md @777335ab shows it as
+    Application_DialogException. Not modelled: purchase lines, ledger entries and the other
+    checks of Item.OnDelete; customers' and vendors' delete checks.
+    """
+    if set_name != "items" or "number" not in row:
+        return
+    for lines, headers, caption in _SALES_LINES:
+        if lines not in api.entity_sets or headers not in api.entity_sets:
+            continue
+        kind = DOCUMENTS.get(headers)
+        posts = kind is not None and kind.gl_document_type is not None
+        posted = ", ".join(f"'{status}'" for status in sorted(_POSTED))
+        unposted = f' AND header."status" NOT IN ({posted})' if posts else ""
+        found = store.fetch_one(
+            f"SELECT 1 FROM {table_name(api.route, lines)} AS line"
+            f" JOIN {table_name(api.route, headers)} AS header"
+            ' ON header."id" = line."documentId"'
+            " WHERE line._company IS ? AND line.\"lineType\" = 'Item'"
+            ' AND (line."itemId" = ? OR line."lineObjectNumber" = ?)'
+            f"{unposted} LIMIT 1",
+            (row.get("_company"), row.get("id"), row["number"]),
+        )
+        if found is not None:
+            raise BusinessCentralError(
+                400,
+                "Application_DialogException",
+                f"You cannot delete Item {row['number']} because there is at least one"
+                f" outstanding Sales {caption} that includes this item.",
+            )
+
+
 def _money(value: Any) -> Decimal:  # noqa: ANN401
     return Decimal(str(value)) if value not in (None, "") else Decimal(0)
 

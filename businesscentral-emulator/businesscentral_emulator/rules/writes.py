@@ -346,6 +346,7 @@ class Writer:
             row = self._fetch_target(target)
             self._check_etag(if_match, row, required=False)
             self._header_posted_check(api, name, row)
+            docs.check_delete(self.store, api, name, row)
             kind = docs.DOCUMENTS.get(name)
             if kind is not None:
                 db.execute(
