@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from businesscentral_emulator.odata.errors import BusinessCentralError
 from businesscentral_emulator.odata.values import format_datetime, format_decimal
-from businesscentral_emulator.rules.validation import dialog
+from businesscentral_emulator.rules.validation import STANDARD_ROUTE, dialog
 from businesscentral_emulator.store.sqlite import quote, table_name
 
 if TYPE_CHECKING:
@@ -226,7 +226,7 @@ def derive_line(  # noqa: PLR0913, PLR0917
     Raises:
         BusinessCentralError: An unknown item or account, or both itemId and accountId.
     """
-    if set_name not in LINE_PRICE:
+    if set_name not in LINE_PRICE or api.route != STANDARD_ROUTE:
         return
     item, account = _line_target(store, api, set_name, company, row, changed)
     own = api.entity_sets[set_name].entity_type.properties

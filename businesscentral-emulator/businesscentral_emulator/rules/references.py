@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from businesscentral_emulator.rules.validation import EMPTY_GUID, dialog
+from businesscentral_emulator.rules.validation import EMPTY_GUID, STANDARD_ROUTE, dialog
 from businesscentral_emulator.store.sqlite import quote, table_name
 
 if TYPE_CHECKING:
@@ -216,7 +216,7 @@ def resolve_references(  # noqa: PLR0913, PLR0917
     Raises:
         BusinessCentralError: A reference matches nothing, or its id and number disagree.
     """
-    if not _applies(set_name, row):
+    if api.route != STANDARD_ROUTE or not _applies(set_name, row):
         return
     own_props = api.entity_sets[set_name].entity_type.properties
     resolved: dict[str, dict[str, Any]] = {}

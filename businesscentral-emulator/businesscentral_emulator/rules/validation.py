@@ -236,6 +236,17 @@ BLANK_NAME = 'The blank "displayName" is not allowed.'
 NAME_REQUIRED = frozenset({"customers", "contacts"})
 
 
+STANDARD_ROUTE = "v2.0"
+
+
+def page_name(api: ApiModel, entity_set: EntitySet) -> str:
+    """The key of a set's page rules: its name on BC's standard v2.0 API, else "" (no rules).
+
+    A custom API page (a partner's `customers`) has its own AL page, not Microsoft's.
+    """
+    return entity_set.name if api.route == STANDARD_ROUTE else ""
+
+
 def dialog(message: str) -> BusinessCentralError:
     """An AL `Error(...)` on an API page: BC answers 400 `Application_DialogException`."""
     return BusinessCentralError(400, "Application_DialogException", message)
@@ -389,7 +400,7 @@ def convert_body(
         msg = "The request body must be a JSON object."
         raise BusinessCentralError(400, "BadRequest", msg)
     props = entity_set.entity_type.properties
-    name_of_set = entity_set.name
+    name_of_set = page_name(api, entity_set)
     read_only_fields = READ_ONLY.get(name_of_set, frozenset())
     always = ALWAYS_REFUSED.get(name_of_set, {})
     on_insert = REFUSED_ON_INSERT.get(name_of_set, {}) if insert else {}
@@ -414,17 +425,20 @@ def convert_body(
     return stored, nested
 
 
-def check_update(entity_set: EntitySet, row: dict[str, Any], values: dict[str, Any]) -> None:
+def check_update(
+    api: ApiModel, entity_set: EntitySet, row: dict[str, Any], values: dict[str, Any]
+) -> None:
     """Refuse a PATCH that changes what the page lets a client repeat but not change.
 
     `values` loses `id` (never written by a PATCH). A field of `FIXED_ONCE_SET` errors only when
     it had a value and the body changes it (the pages compare with xRec).
     """
+    page = page_name(api, entity_set)
     new_id = values.pop("id", None)
     if new_id is not None and str(new_id).lower() != str(row.get("id") or "").lower():
-        label = ID_CHANGE_LABELS.get(entity_set.name)
+        label = ID_CHANGE_LABELS.get(page)
         raise dialog(label) if label else read_only("id")
-    for name, label in FIXED_ONCE_SET.get(entity_set.name, {}).items():
+    for name, label in FIXED_ONCE_SET.get(page, {}).items():
         if name not in values:
             continue
         old = row.get(name)
@@ -432,16 +446,16 @@ def check_update(entity_set: EntitySet, row: dict[str, Any], values: dict[str, A
             continue
         if str(values[name]).lower() != str(old).lower():
             raise dialog(label)
-    if entity_set.name in NAME_REQUIRED and values.get("displayName") == "":
+    if page in NAME_REQUIRED and values.get("displayName") == "":
         raise dialog(BLANK_NAME)
 
 
-def check_required(entity_set: EntitySet, body: dict[str, Any]) -> None:
+def check_required(api: ApiModel, entity_set: EntitySet, body: dict[str, Any]) -> None:
     """A POST must name what its page's OnInsertRecord requires, in BC's words.
 
     Checked on the fields the client sent (before anything is derived), as the pages do.
     """
-    name = entity_set.name
+    name = page_name(api, entity_set)
     if name in NAME_REQUIRED:
         if "displayName" not in body:
             raise dialog(NO_NAME)

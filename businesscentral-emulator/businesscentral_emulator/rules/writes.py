@@ -294,7 +294,7 @@ class Writer:
                     self.store, api, name, "journalId", row["journalId"], "lineNumber"
                 ),
             )
-        check_required(entity_set, row)
+        check_required(api, entity_set, row)
         if "number" in props and not row.get("number"):
             row["number"] = docs.next_number(self.store, api, name, company)
         if name in docs.DOCUMENTS:
@@ -370,7 +370,7 @@ class Writer:
             self._check_etag(if_match, row, required=True)
             self._header_posted_check(api, name, row)
             values, _ = convert_body(api, entity_set, body, insert=False)
-            check_update(entity_set, row, values)
+            check_update(api, entity_set, row, values)
             merged = {**row, **values}
             # A reference repeated unchanged is not looked up again (nothing is re-derived).
             sent = {k for k in values if k not in _REFERENCE_FIELDS or values[k] != row.get(k)}
