@@ -64,9 +64,11 @@ READ_ONLY: dict[str, frozenset[str]] = {
     | {"remainingAmount"},
     "salesOrders": _HEADER | _BILL_TO_ADDRESS | {"customerName", "billToName"},
     "salesCreditMemos": _HEADER | {"customerName", "billToName", "pricesIncludeTax"},
-    "salesQuotes": _HEADER | _BILL_TO_ADDRESS | {"customerName", "billToName"},
+    "salesQuotes": (_HEADER - {"discountAppliedBeforeTax"})
+    | _BILL_TO_ADDRESS
+    | {"customerName", "billToName"},
     "purchaseInvoices": _HEADER | _PAY_TO | {"vendorName", "orderId", "orderNumber"},
-    "purchaseOrders": _HEADER | _PAY_TO | {"vendorName"},
+    "purchaseOrders": _HEADER | (_PAY_TO - {"payToContact"}) | {"vendorName"},
     "purchaseCreditMemos": _HEADER,
     "salesInvoiceLines": _LINE_AMOUNTS,
     "salesOrderLines": _LINE_AMOUNTS,

@@ -78,13 +78,15 @@ READ_ONLY: dict[str, frozenset[str]] = {
     # editable here)
     "salesCreditMemos": _HEADER | {"customerName", "billToName", "pricesIncludeTax"},
     # APIV2SalesQuotes.Page.al @05d57db6d43e38869cac1b56c2346aba8a889eec
-    "salesQuotes": _HEADER | _BILL_TO_ADDRESS | {"customerName", "billToName"},
+    "salesQuotes": (_HEADER - {"discountAppliedBeforeTax"})
+    | _BILL_TO_ADDRESS
+    | {"customerName", "billToName"},
     # APIV2PurchaseInvoices.Page.al @114421e2d2490b5b431c9953b44d09e64c47ed21 (that version leaves
     # totalAmountIncludingTax and discountAppliedBeforeTax unmarked; kept read-only as on every
     # other document page)
     "purchaseInvoices": _HEADER | _PAY_TO | {"vendorName", "orderId", "orderNumber"},
     # APIV2PurchaseOrders.Page.al @02326b0079a61c1a35de8912007230f4f11e4f64
-    "purchaseOrders": _HEADER | _PAY_TO | {"vendorName"},
+    "purchaseOrders": _HEADER | (_PAY_TO - {"payToContact"}) | {"vendorName"},
     # APIV2PurchaseCreditMemos.Page.al @3da3569a38ba567695e1b497643c910f65616830
     "purchaseCreditMemos": _HEADER,
     # APIV2SalesInvoiceLines.Page.al @1701efe5ad0799a43093ec6053cb5c258e4bb135
