@@ -214,8 +214,18 @@ class WriteEngine:
         if result.ok:
             if write.operation != "delete" and isinstance(result.body, dict):
                 item.found = result.body
+            if (
+                write.operation == "create"
+                and item.natural_key is not None  # found again by it next round
+                and isinstance(plan(item), Write)
+            ):
+                # BC replaced a value sent on create with one it derives (a purchase Item line's
+                # unitCost becomes the item's cost): PATCH the record's value back next round.
+                item.sent = "create"
+                return True
             outcome = {"create": "created", "update": "updated", "delete": "deleted"}
-            self._settle(item, Done(outcome[write.operation]), settled)
+            done = "created" if item.sent == "create" else outcome[write.operation]
+            self._settle(item, Done(done), settled)
             return False
         error = result.error(operation)
         if result.status in _CONFLICT_STATUSES and error.code == "Request_EntityChanged":
