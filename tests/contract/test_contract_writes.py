@@ -253,6 +253,18 @@ def test_vendors_need_no_display_name(bc):
     created(post(bc, "vendors", {"email": "v@b.example"}))
 
 
+def test_an_employees_display_name_is_first_and_last_name(bc):
+    """employees.displayName is computed as "<First Name> <Last Name>" (and is read-only).
+
+    Source: P/APIV2Employees.Page.al @270597d100da44810d4bc15d7e5ac31263b0e803
+    (`StrSubstNo('%1 %2', "First Name", "Last Name")`, `Editable = false`).
+    """
+    row = created(post(bc, "employees", {"givenName": "Ada", "surname": "Lovelace"}))
+    assert row["displayName"] == "Ada Lovelace"
+    patched = patch(bc, "employees", row["id"], {"surname": "King"})
+    assert patched.json()["displayName"] == "Ada King"
+
+
 # -- F. input leniency ---------------------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ from businesscentral_emulator.rules.validation import (
     check_update,
     convert_body,
     dialog,
+    page_name,
 )
 from businesscentral_emulator.store.sqlite import quote, table_name
 
@@ -295,6 +296,7 @@ class Writer:
                 ),
             )
         check_required(api, entity_set, row)
+        _computed(api, entity_set, row)
         if "number" in props and not row.get("number"):
             row["number"] = docs.next_number(self.store, api, name, company)
         if name in docs.DOCUMENTS:
@@ -378,6 +380,7 @@ class Writer:
             docs.derive_line(self.store, api, name, row["_company"], merged, sent)
             if name in docs.HEADER_OF_LINES:
                 merged.update(docs.line_amounts(merged))
+            _computed(api, entity_set, merged)
             changes = {
                 key: merged[key]
                 for key in entity_set.entity_type.properties
@@ -492,6 +495,16 @@ class Writer:
         self.store.connection().execute(
             f"DELETE FROM {table_name(api.route, 'journalLines')} WHERE {where}", params
         )
+
+
+def _computed(api: ApiModel, entity_set: EntitySet, row: dict[str, Any]) -> None:
+    """Fields a page computes on every write.
+
+    employees.displayName = `StrSubstNo('%1 %2', "First Name", "Last Name")`
+    (APIV2Employees.Page.al @270597d100da44810d4bc15d7e5ac31263b0e803).
+    """
+    if page_name(api, entity_set) == "employees":
+        row["displayName"] = f"{row.get('givenName') or ''} {row.get('surname') or ''}"
 
 
 def docs_missing_document() -> BusinessCentralError:
