@@ -369,6 +369,41 @@ def test_unknown_or_mismatched_customers_and_vendors_use_the_pages_labels(bc):
     assert invoice["vendorNumber"] == vendors[0]["number"]
 
 
+def test_unknown_payment_terms_shipment_and_payment_methods_use_the_pages_labels(bc):
+    """An unknown paymentTermsId, shipmentMethodId or paymentMethodId.
+
+    Source: PaymentTermsIdDoesNotMatchAPaymentTermsErr,
+    ShipmentMethodIdDoesNotMatchAShipmentMethodErr,
+    PaymentMethodIdDoesNotMatchAPaymentMethodErr in P/APIV2Customers.Page.al
+    @069a685cfdaa720c6f0665d3da7f1e30253b8938 (the same labels on the sales document pages).
+    """
+    missing = str(uuid.uuid4())
+    customer = first(bc, "customers")["number"]
+    cases = [
+        (
+            "customers",
+            {"displayName": "X", "paymentTermsId": missing},
+            "paymentTermsId",
+            "Payment Terms",
+        ),
+        (
+            "customers",
+            {"displayName": "X", "paymentMethodId": missing},
+            "paymentMethodId",
+            "Payment Method",
+        ),
+        (
+            "salesInvoices",
+            {"customerNumber": customer, "shipmentMethodId": missing},
+            "shipmentMethodId",
+            "Shipment Method",
+        ),
+    ]
+    for entity_set, body, field, caption in cases:
+        message = f'The "{field}" does not match to a {caption}.'
+        assert error_of(post(bc, entity_set, body)) == (400, DIALOG, message), body
+
+
 def test_a_sales_header_takes_names_addresses_currency_and_terms_from_its_customers(bc):
     """The header is filled from the sell-to and bill-to customers; values sent win.
 

@@ -48,7 +48,7 @@ class Reference:
     """`number_field`/`id_field` of a row point at a row of `target` (by `number` and `id`).
 
     Attributes:
-        number_field: The row's field naming the target by number.
+        number_field: The row's field naming the target by number (None: by id only).
         id_field: The row's field naming the target by id.
         target: The entity set referenced.
         not_found: BC's label when the id or number matches nothing.
@@ -61,7 +61,7 @@ class Reference:
             bill-to customer from the sell-to customer).
     """
 
-    number_field: str
+    number_field: str | None
     id_field: str
     target: str
     not_found: str
@@ -136,11 +136,37 @@ def _purchase(
     return (buy_from, pay_to)
 
 
-_SALES = _sales(
-    "The sell-to customer values do not match to a specific Customer.",
-    "The bill-to customer values do not match to a specific Customer.",
+# Id-only references the pages check with their own labels (APIV2SalesInvoices.Page.al,
+# APIV2Customers.Page.al @069a685cfdaa720c6f0665d3da7f1e30253b8938, APIV2Vendors.Page.al).
+_PAYMENT_TERMS = Reference(
+    None,
+    "paymentTermsId",
+    "paymentTerms",
+    'The "paymentTermsId" does not match to a Payment Terms.',
+)
+_SHIPMENT_METHOD = Reference(
+    None,
+    "shipmentMethodId",
+    "shipmentMethods",
+    'The "shipmentMethodId" does not match to a Shipment Method.',
+)
+_PAYMENT_METHOD = Reference(
+    None,
+    "paymentMethodId",
+    "paymentMethods",
+    'The "paymentMethodId" does not match to a Payment Method.',
+)
+_SALES = (
+    *_sales(
+        "The sell-to customer values do not match to a specific Customer.",
+        "The bill-to customer values do not match to a specific Customer.",
+    ),
+    _PAYMENT_TERMS,
+    _SHIPMENT_METHOD,
 )
 HEADER_REFERENCES: dict[str, tuple[Reference, ...]] = {
+    "customers": (_PAYMENT_TERMS, _SHIPMENT_METHOD, _PAYMENT_METHOD),
+    "vendors": (_PAYMENT_TERMS, _PAYMENT_METHOD),
     "salesInvoices": _SALES,
     "salesOrders": _SALES,
     "salesCreditMemos": _SALES,
@@ -226,7 +252,8 @@ def resolve_references(  # noqa: PLR0913, PLR0917
             continue
         resolved[ref.id_field] = target
         row[ref.id_field] = target["id"]
-        row[ref.number_field] = target["number"]
+        if ref.number_field is not None:
+            row[ref.number_field] = target["number"]
         for source, own in ref.copies:
             if own in own_props and source in target and own not in changed:
                 row[own] = target[source]
@@ -246,11 +273,21 @@ def _resolve_one(  # noqa: PLR0913, PLR0917
         target = _lookup(store, api, ref.target, company, ("id", row[ref.id_field]))
         if target is None:
             raise dialog(ref.not_found)
-        number_sent = ref.number_field in changed and _given(row, ref.number_field)
-        if number_sent and ref.mismatch and str(row[ref.number_field]) != target["number"]:
+        number = ref.number_field
+        if (
+            number is not None
+            and number in changed
+            and _given(row, number)
+            and ref.mismatch
+            and str(row[number]) != target["number"]
+        ):
             raise dialog(ref.mismatch)
         return target
-    if ref.number_field in changed and _given(row, ref.number_field):
+    if (
+        ref.number_field is not None
+        and ref.number_field in changed
+        and _given(row, ref.number_field)
+    ):
         target = _lookup(store, api, ref.target, company, ("number", row[ref.number_field]))
         if target is None:
             raise dialog(ref.not_found_number or ref.not_found)
