@@ -7,7 +7,9 @@ types, defaults, secrets; capabilities). From it this script writes
   ``meltano.yml`` (between the ``# generated`` markers; keys the project adds there, such as
   ``select``, are kept), and
 - the Meltano Hub definitions ``hub/extractors/tap-businesscentral.yml`` and
-  ``hub/loaders/target-businesscentral.yml``.
+  ``hub/loaders/target-businesscentral.yml``, and
+- with ``--write``, the settings tables of README.md (``--about --format=markdown``; their check is
+  ``tests/test_readme.py``).
 
 ``--check`` (what ``tests/test_plugin_definitions.py`` runs) fails when any of them differs from
 what the plugins say, so a setting added in code without a regeneration cannot go unnoticed.
@@ -32,6 +34,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 MELTANO_YML = REPO / "meltano.yml"
+README = REPO / "README.md"
 HUB = REPO / "hub"
 
 # Words a label spells in capitals; every other word is capitalised.
@@ -100,6 +103,35 @@ PLUGINS = (
 HUB_VARIANT = "businesscentral-singer"
 HUB_LABEL = "Microsoft Dynamics 365 Business Central"
 HUB_DOMAIN_URL = "https://dynamics.microsoft.com/business-central/"
+
+
+def about_markdown(plugin: Plugin) -> str:
+    """The settings table of the plugin's ``--about --format=markdown``."""
+    executable = Path(sys.executable).parent / plugin.name
+    done = subprocess.run(  # noqa: S603 - our own executable, fixed arguments
+        [str(executable), "--about", "--format=markdown"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return "\n".join(_settings_table(done.stdout.splitlines())[2])
+
+
+def _settings_table(lines: list[str], after: int = 0) -> tuple[int, int, list[str]]:
+    """Where the first settings table at or after line ``after`` starts and ends, and its lines."""
+    start = next(i for i in range(after, len(lines)) if lines[i].startswith("| Setting |"))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return start, end, lines[start:end]
+
+
+def write_readme_tables() -> None:
+    """Replace each plugin's settings table in its README section with its ``--about``."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    for plugin in PLUGINS:
+        section = lines.index(f"## {plugin.name}")
+        start, end, _ = _settings_table(lines, section)
+        lines[start:end] = about_markdown(plugin).splitlines()
+    README.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def about(plugin: Plugin) -> dict[str, Any]:
@@ -316,7 +348,7 @@ def drift() -> list[str]:
 
 
 def write() -> None:
-    """Regenerate the ``meltano.yml`` blocks and the Hub definitions."""
+    """Regenerate the ``meltano.yml`` blocks, the Hub definitions and the README tables."""
     text = MELTANO_YML.read_text(encoding="utf-8")
     for plugin in PLUGINS:
         document = about(plugin)
@@ -325,6 +357,7 @@ def write() -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(dump(hub_definition(plugin, document)), encoding="utf-8")
     MELTANO_YML.write_text(text, encoding="utf-8")
+    write_readme_tables()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from businesscentral_api.auth import BasicCredential, EntraCredential, build_cre
 from businesscentral_api.companies import Company, resolve_companies
 from businesscentral_api.http import HttpClient, HttpResponse, RetryPolicy, new_session
 from businesscentral_api.metadata import ServiceModel, parse_edmx
-from businesscentral_api.odata import STANDARD_API, ApiRoute, UrlBuilder, with_query
+from businesscentral_api.odata import STANDARD_API, ApiRoute, NextLinks, UrlBuilder, with_query
 from businesscentral_api.ratelimit import FIVE_MINUTES, RateLimiter
 from businesscentral_api.redact import SecretFilter
 from businesscentral_api.settings import Settings
@@ -161,15 +161,25 @@ class BusinessCentralClient:
         The next link is opaque (``$skiptoken``, sometimes ``aid=``) and already carries the query,
         so it is requested as given, with none of ``params`` sent again.
         ``page_size`` asks BC for pages of that many (``Prefer: odata.maxpagesize``, at most 20000).
+        Links are followed by the :class:`NextLinks` rule (same service, forward, not endless).
+
+        Raises:
+            PagingError: A next link that the rule refuses.
         """
         headers = {}
         if page_size:
             headers["Prefer"] = f"odata.maxpagesize={min(page_size, MAX_PAGE_SIZE)}"
-        next_url: str | None = with_query(url, params)
+        first = with_query(url, params)
+        links = self.next_links(first)
+        next_url: str | None = first
         while next_url:
             document = self.http.get_json(next_url, headers=headers)
             yield list(document.get("value") or [])
-            next_url = document.get("@odata.nextLink")
+            next_url = links.follow(document)
+
+    def next_links(self, first_url: str, what: str | None = None) -> NextLinks:
+        """The paging rule for a read starting at ``first_url`` of this client's service."""
+        return NextLinks(first_url, self.urls.service_root, what)
 
     def metadata(self, api: ApiRoute | str = STANDARD_API) -> ServiceModel:
         """The entity model of one API (``v2.0`` or ``publisher/group/version``), fetched once."""

@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import quote, urljoin, urlsplit
 
 from businesscentral_api.errors import BusinessCentralError, ConfigurationError
 from businesscentral_api.jsonutil import parse_json
@@ -26,6 +27,8 @@ __all__ = [
     "STANDARD_API",
     "ApiRoute",
     "BusinessCentralError",
+    "NextLinks",
+    "PagingError",
     "UrlBuilder",
     "and_",
     "decode_enum_name",
@@ -422,3 +425,98 @@ def error_from_response(  # noqa: PLR0913 - all parts of a response
 
 def _as_text(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+class PagingError(BusinessCentralError):
+    """An ``@odata.nextLink`` that must not be followed: elsewhere, in a loop, or endless."""
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or {"https": 443, "http": 80}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _digest(url: str) -> bytes:
+    # A long read visits thousands of links: keep 16 bytes of each, not the URL.
+    return hashlib.blake2b(url.encode(), digest_size=16).digest()
+
+
+class NextLinks:
+    """The one rule for following ``@odata.nextLink`` through a read, shared by tap and client.
+
+    BC's next link is an absolute URL of the same API with a ``$skiptoken``; it is followed as
+    given (opaque), but only when it stays where the read started and moves forward:
+
+    - same scheme, host and port as the first request, and a path under the service root: a link
+      elsewhere is refused before any request, so the bearer token never leaves the service;
+    - never a URL this read already asked for (a page that links to itself or back would repeat
+      rows forever);
+    - at most :attr:`MAX_EMPTY_PAGES` empty pages in a row that still have a next link (a server
+      that pages through nothing).
+
+    Each refusal is a :class:`PagingError` with one line naming the read.
+    """
+
+    MAX_EMPTY_PAGES = 5
+
+    def __init__(self, first_url: str, service_root: str, what: str | None = None) -> None:
+        """Start a read at ``first_url``; links must stay below ``service_root`` (a URL).
+
+        Args:
+            first_url: The read's first request.
+            service_root: Root below which the API lives (``UrlBuilder.service_root``).
+            what: How errors name the read (a stream name); the first URL's path by default.
+        """
+        self.current = first_url
+        self._origin = _origin(first_url)
+        self._root_path = urlsplit(service_root).path.rstrip("/").lower() + "/"
+        self._what = what or urlsplit(first_url).path
+        self._visited = {_digest(first_url)}
+        self._empty_in_a_row = 0
+
+    def follow(self, document: Mapping[str, Any]) -> str | None:
+        """The next URL to ask for after the page ``document``, None at the end of the read.
+
+        Raises:
+            PagingError: The link leads elsewhere, back to a page already read, or on after
+                too many empty pages.
+        """
+        link = document.get("@odata.nextLink")
+        if not link:
+            return None
+        if not isinstance(link, str):
+            self._fail("the @odata.nextLink is not a URL")
+        url = urljoin(self.current, link)
+        origin = _origin(url)
+        if origin != self._origin:
+            scheme, host, port = origin
+            self._fail(
+                f"the @odata.nextLink leads to another server ({scheme}://{host}:{port}); "
+                "not followed, so the sign-in token is not sent there"
+            )
+        if not urlsplit(url).path.lower().startswith(self._root_path):
+            self._fail(
+                f"the @odata.nextLink leads outside the service root {self._root_path}; "
+                "not followed"
+            )
+        digest = _digest(url)
+        if digest in self._visited:
+            self._fail("the @odata.nextLink leads back to a page already read; stopped")
+        if document.get("value"):
+            self._empty_in_a_row = 0
+        else:
+            self._empty_in_a_row += 1
+            if self._empty_in_a_row > self.MAX_EMPTY_PAGES:
+                self._fail(
+                    f"more than {self.MAX_EMPTY_PAGES} empty pages in a row still had an "
+                    "@odata.nextLink; stopped"
+                )
+        self._visited.add(digest)
+        self.current = url
+        return url
+
+    def _fail(self, reason: str) -> NoReturn:
+        msg = f"Reading {self._what}: {reason}."
+        raise PagingError(msg, status=None)

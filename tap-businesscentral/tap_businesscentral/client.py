@@ -5,6 +5,12 @@ with ``$orderby=<key>``, and the bookmark is the key of the last row written. Ro
 bookmark's exact timestamp are therefore sent again by the next run (never lost); a row edited
 during a read gets a newer timestamp, so the keyset-paged ordered read reaches it later in the
 same read, or the next run does. Because the read is sorted, every STATE is resumable.
+
+With ``start_date``, rows stamped ``0001-01-01T00:00:00Z`` (never stamped, not old) are read
+too: ``or <key> eq 0001-01-01T00:00:00Z``, as long as the bookmark has not moved past them. They
+sort first, so a run stopped among them resumes with the bookmark still at that empty datetime
+and reads them again (the boundary rows), never skipping the rest. A change date that is not a
+date and time never becomes the bookmark: the row is written, the bookmark stays, one warning.
 """
 
 from __future__ import annotations
@@ -42,9 +48,23 @@ _ETAG = "@odata.etag"
 
 
 def parse_timestamp(value: str) -> dt.datetime:
-    """Read a BC (or state) timestamp; BC trims trailing zeros of the fraction (``03.5Z``)."""
+    """Read a BC (or state) timestamp; BC trims trailing zeros of the fraction (``03.5Z``).
+
+    Raises:
+        ValueError: ``value`` is not an ISO 8601 date and time.
+        TypeError: ``value`` is not a string.
+    """
     parsed = dt.datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def is_timestamp(value: object) -> bool:
+    """Whether ``value`` is a date and time a bookmark may hold (and a filter may compare)."""
+    try:
+        parse_timestamp(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 class BusinessCentralStream(Stream):
@@ -66,6 +86,7 @@ class BusinessCentralStream(Stream):
         self._pending_bookmark: tuple[dict[str, Any], Context | None] | None = None
         self._record_writer: tuple[BufferedMsgSpecWriter, frozenset[str]] | None = None
         self._record_writer_checked = False
+        self._warned_bad_change_date = False
 
     # -- SDK hooks ---------------------------------------------------------------------------
     @property
@@ -136,8 +157,22 @@ class BusinessCentralStream(Stream):
         # and hand it to the SDK's state manager before any STATE is written or finalized.
         if not self.is_sorted:
             super()._increment_stream_state(latest_record, context=context)
-        elif self.replication_key and latest_record.get(self.replication_key) is not None:
+            return
+        value = latest_record.get(self.replication_key) if self.replication_key else None
+        if value is None:
+            return
+        if is_timestamp(value):
             self._pending_bookmark = (latest_record, context)
+        elif not self._warned_bad_change_date:
+            # The next run would put it in a $filter and fail: keep the bookmark where it was.
+            self._warned_bad_change_date = True
+            self.logger.warning(
+                "Stream %s: %s %r is not a date and time; the bookmark stays at the last "
+                "row with one (further such rows are not reported).",
+                self.name,
+                self.replication_key,
+                value,
+            )
 
     def _apply_pending_bookmark(self) -> None:
         pending, self._pending_bookmark = self._pending_bookmark, None
@@ -258,18 +293,34 @@ class BusinessCentralStream(Stream):
         every = [p.name for p in self.spec.entity_set.properties.values() if not p.is_stream]
         return None if len(chosen) == len(every) else ",".join(chosen)
 
+    def bookmark(self, context: Context | None) -> str | None:
+        """This partition's bookmark from the state (checked when the state was loaded)."""
+        if self.replication_key is None:
+            return None
+        state = self.get_context_state(context)
+        if state.get("replication_key") != self.replication_key:
+            return None
+        value = state.get("replication_key_value")
+        return str(value) if value else None
+
     def start_value(self, context: Context | None) -> str | None:
         """Where this partition's read starts: its bookmark, or ``start_date``, the later."""
         if self.replication_key is None:
             return None
-        state = self.get_context_state(context)
-        value = None
-        if state.get("replication_key") == self.replication_key:
-            value = state.get("replication_key_value")
+        value = self.bookmark(context)
         start_date = self.config.get("start_date")
         if start_date and (not value or parse_timestamp(start_date) > parse_timestamp(value)):
             return str(start_date)
-        return str(value) if value else None
+        return value
+
+    def reads_never_stamped(self, context: Context | None) -> bool:
+        """Whether rows stamped with the empty datetime are still to be read.
+
+        They sort first, so until the bookmark moves past the empty datetime (a first run, or
+        one stopped among them) not all of them are known to be written.
+        """
+        value = self.bookmark(context)
+        return value is None or parse_timestamp(value) <= EMPTY_DATETIME
 
     def filter_option(self, context: Context | None) -> str | None:
         """The incremental filter ANDed with the user's, each parenthesised."""
@@ -278,11 +329,11 @@ class BusinessCentralStream(Stream):
         incremental = None
         start = self.start_value(context)
         if key and start:
-            incremental = filter_expr(key, "ge", parse_timestamp(start))
-            state = self.get_context_state(context)
-            if not state.get("replication_key_value"):
-                # First sync from start_date: the empty datetime means "never stamped", not
-                # "old"; those rows would never match a later bookmark either.
+            since = parse_timestamp(start)
+            incremental = filter_expr(key, "ge", since)
+            if since > EMPTY_DATETIME and self.reads_never_stamped(context):
+                # The empty datetime means "never stamped", not "old": a start_date must not
+                # drop those rows, and no later bookmark would match them either.
                 incremental = or_(incremental, filter_expr(key, "eq", EMPTY_DATETIME))
         return and_(*(c for c in (user, incremental) if c)) or None
 
@@ -315,11 +366,12 @@ class BusinessCentralStream(Stream):
             if self.spec.company_scoped
             else urls.companies_url(self.spec.api)
         )
+        expand = self.expand_option()
         params = {
             "$select": self.select_option(),
             "$filter": self.filter_option(context),
             "$orderby": f"{self.replication_key} asc" if self.replication_key else None,
-            "$expand": self.expand_option(),
+            "$expand": expand,
         }
         query = encode_query(params)
         page_size = int(self.config.get("page_size") or MAX_PAGE_SIZE)
@@ -327,4 +379,5 @@ class BusinessCentralStream(Stream):
             key=(self.name, company_id),
             url=f"{url}?{query}" if query else url,
             page_size=page_size,
+            nested=expand is not None,
         )

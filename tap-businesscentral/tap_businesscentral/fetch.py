@@ -2,17 +2,24 @@
 
 Singer output is written by one thread, in the order the SDK syncs streams and partitions. The
 network is the slow part, so :class:`Prefetcher` starts the reads of the coming (stream, company)
-partitions on up to ``max_concurrency`` threads, each keeping at most ``depth`` pages ready, and
-hands the pages over in order. Nothing is written from a worker, so the output stays valid.
+partitions on up to ``max_concurrency`` threads and hands the pages over in order. Nothing is
+written from a worker, so the output stays valid.
+
+Memory follows the settings, not the data: the rows held in pages (on their way, queued, being
+written) are bounded by :class:`ReadAhead` (``read_ahead_rows``), however wide the set and
+however many partitions are ahead. The read being written may have one page beyond that, so it
+never waits for the others.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import queue
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from businesscentral_api.errors import RetriesExhaustedError
 
@@ -21,11 +28,20 @@ if TYPE_CHECKING:
 
     from businesscentral_api.client import BusinessCentralClient
 
-__all__ = ["MAX_PAGE_SIZE", "MIN_PAGE_SIZE", "Prefetcher", "ReadRequest", "iter_pages"]
+__all__ = [
+    "DEFAULT_READ_AHEAD_ROWS",
+    "MAX_PAGE_SIZE",
+    "MIN_PAGE_SIZE",
+    "Prefetcher",
+    "ReadAhead",
+    "ReadRequest",
+    "iter_pages",
+]
 
 LOGGER = logging.getLogger("tap_businesscentral")
 MAX_PAGE_SIZE = 20000
 MIN_PAGE_SIZE = 100
+DEFAULT_READ_AHEAD_ROWS = 30000
 _TIMEOUT_STATUSES = frozenset({408, 504})
 _POLL_SECONDS = 0.5
 
@@ -40,79 +56,211 @@ class ReadRequest:
         key: ``(stream name, company id)``, what the writer asks for.
         url: First page URL; later pages follow ``@odata.nextLink`` as given.
         page_size: Rows per page to ask for with ``Prefer: odata.maxpagesize``.
+        nested: Whether rows bring expanded lines (which count as rows held too).
     """
 
     key: tuple[str, str | None]
     url: str
     page_size: int = MAX_PAGE_SIZE
+    nested: bool = False
+
+    @property
+    def label(self) -> str:
+        """How messages name this read: the stream, and the company when there is one."""
+        stream, company = self.key
+        return f"stream {stream}" + (f" (company {company})" if company else "")
 
 
 def _is_timeout(error: RetriesExhaustedError) -> bool:
     return error.status in _TIMEOUT_STATUSES or "Timeout" in error.message
 
 
+class _Slot(Protocol):
+    """Where a read draws the rows of each page from (a job's share of the read-ahead)."""
+
+    def reserve(self, wanted: int) -> int:
+        """Rows (lines included) the next page may hold, at most ``wanted``, once allowed."""
+        ...
+
+    def received(self, reserved: int, rows: int) -> None:
+        """The page came with ``rows`` (lines included) for the ``reserved``: settle up."""
+        ...
+
+
+def page_weight(page: Page, nested: bool) -> int:  # noqa: FBT001 - a fact of the read
+    """Rows a page holds in memory: its rows, and the lines expanded inside them."""
+    if not nested:
+        return len(page)
+    return len(page) + sum(len(v) for row in page for v in row.values() if type(v) is list)
+
+
 def iter_pages(
     client: BusinessCentralClient,
     request: ReadRequest,
     headers: Mapping[str, str] | None = None,
+    slot: _Slot | None = None,
 ) -> Iterator[Page]:
-    """Yield each page's rows, following the opaque ``@odata.nextLink``.
+    """Yield each page's rows, following the opaque ``@odata.nextLink`` by the shared rule.
 
     A page that times out even after the client's retries is asked for again at half the size:
     BC's own limit is time per request, so smaller pages are what gets a slow set through.
 
+    With a ``slot``, each page is sized to the rows it may hold. A read with expanded lines
+    starts with a page of ``MIN_PAGE_SIZE`` documents and then asks for as many as fit at the
+    most lines per document seen so far, so lines count against the bound too.
+
     Raises:
         RetriesExhaustedError: A failure that a smaller page cannot help, or pages already at
             ``MIN_PAGE_SIZE``.
+        PagingError: A next link elsewhere, back to a page read, or after endless empty pages.
     """
     size = max(MIN_PAGE_SIZE, min(request.page_size, MAX_PAGE_SIZE))
     base = {"Data-Access-Intent": "ReadOnly", **(headers or {})}
     next_url: str | None = request.url
+    links = client.next_links(request.url, request.label)
+    per_row = 1.0  # rows held per row asked for: 1 plus the most lines per document seen
+    known = not request.nested
     while next_url:
+        asked, reserved = size, 0
+        if slot is not None:
+            wanted = size if known else min(size, MIN_PAGE_SIZE)
+            reserved = slot.reserve(math.ceil(wanted * per_row))
+            asked = max(1, min(wanted, int(reserved / per_row)))
         try:
             document = client.http.get_json(
-                next_url, headers={**base, "Prefer": f"odata.maxpagesize={size}"}
+                next_url, headers={**base, "Prefer": f"odata.maxpagesize={asked}"}
             )
         except RetriesExhaustedError as exc:
-            if not _is_timeout(exc) or size <= MIN_PAGE_SIZE:
+            if slot is not None:
+                slot.received(reserved, 0)
+            if not _is_timeout(exc) or asked <= MIN_PAGE_SIZE:
                 raise
-            size = max(MIN_PAGE_SIZE, size // 2)
+            size = max(MIN_PAGE_SIZE, asked // 2)
             LOGGER.warning("%s timed out; asking for pages of %d rows", request.key[0], size)
             continue
-        yield document.get("value") or []
-        next_url = document.get("@odata.nextLink")
+        except BaseException:
+            if slot is not None:
+                slot.received(reserved, 0)
+            raise
+        page = document.get("value") or []
+        if slot is not None:
+            weight = page_weight(page, request.nested)
+            if page:
+                per_row = max(per_row, weight / len(page))
+                known = True
+            slot.received(reserved, weight)
+        yield page
+        next_url = links.follow(document)
 
 
 _END = object()
 
 
-class _Job:
-    """One partition read running on a worker; pages wait in a bounded queue."""
+class _CancelledError(Exception):
+    """The job was abandoned while it waited for room to read ahead."""
 
-    def __init__(self, request: ReadRequest, depth: int, sequence: int = 0) -> None:
+
+class ReadAhead:
+    """The bound on rows held in pages, shared by every job of a :class:`Prefetcher`.
+
+    A job reserves a page's rows before asking for it, so a page on its way counts, as do the
+    pages queued and the one being written (until the writer asks for the next). Pages are of
+    at most ``limit // (workers + 1)`` rows, so every worker and the writer can hold one within
+    the bound. The job being written (the head) may reserve one page beyond the bound when it
+    has none queued or on its way: the writer waits only for it, so it never waits for another
+    job's pages. At most ``limit`` rows plus one page are held, whatever the data.
+    """
+
+    def __init__(self, limit: int, workers: int) -> None:
+        """Allow ``limit`` rows (0: no read-ahead but the head's next page, of 100 rows)."""
+        self.limit = max(0, limit)
+        self.page_rows = max(MIN_PAGE_SIZE, self.limit // (max(1, workers) + 1))
+        self.held = 0
+        self.peak = 0
+        self.head: _Job | None = None
+        self._changed = threading.Condition()
+
+    def reserve(self, job: _Job, wanted: int) -> int:
+        """Wait until ``job`` may hold another page; return its size (at most ``wanted``).
+
+        Raises:
+            _CancelledError: The job was abandoned while it waited.
+        """
+        size = min(wanted, self.page_rows)
+        with self._changed:
+            while True:
+                if job.cancelled.is_set():
+                    raise _CancelledError
+                ahead = job.held - job.writing
+                if self.held + size <= self.limit or (job is self.head and ahead == 0):
+                    self.held += size
+                    job.held += size
+                    self.peak = max(self.peak, self.held)
+                    return size
+                self._changed.wait(_POLL_SECONDS)
+
+    def release(self, job: _Job, rows: int) -> None:
+        """``job`` holds ``rows`` fewer: a page was smaller than reserved, written or dropped.
+
+        A negative ``rows`` is a page that brought more lines than reserved: held all the same.
+        """
+        with self._changed:
+            rows = min(rows, job.held)
+            job.held -= rows
+            self.held -= rows
+            self.peak = max(self.peak, self.held)
+            self._changed.notify_all()
+
+    def set_head(self, job: _Job | None) -> None:
+        """The writer now reads ``job``; jobs before it are cancelled: wake those waiting."""
+        with self._changed:
+            self.head = job
+            self._changed.notify_all()
+
+
+class _Job:
+    """One partition read running on a worker; its pages wait in a queue, bounded in rows."""
+
+    def __init__(self, request: ReadRequest, budget: ReadAhead, sequence: int = 0) -> None:
         self.request = request
         self.sequence = sequence
-        self.pages: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self.budget = budget
+        self.held = 0  # rows reserved in ``budget``: on their way, queued and being written
+        self.writing = 0  # rows of the page the writer has (part of ``held``)
+        self.pages: queue.Queue[object] = queue.Queue()
         self.cancelled = threading.Event()
 
-    def run(self, client: BusinessCentralClient) -> None:
-        try:
-            for page in iter_pages(client, self.request):
-                if not self._put(page):
-                    return
-        except BaseException as exc:  # noqa: BLE001 - handed to the writer thread, raised there
-            self._put(exc)
-            return
-        self._put(_END)
+    # The slot iter_pages draws from.
+    def reserve(self, wanted: int) -> int:
+        return self.budget.reserve(self, wanted)
 
-    def _put(self, item: object) -> bool:
-        while not self.cancelled.is_set():
-            try:
-                self.pages.put(item, timeout=_POLL_SECONDS)
-            except queue.Full:
-                continue
-            return True
-        return False
+    def received(self, reserved: int, rows: int) -> None:
+        self.budget.release(self, reserved - rows)
+
+    def run(self, client: BusinessCentralClient) -> None:
+        nested = self.request.nested
+        try:
+            for page in iter_pages(client, self.request, slot=self):
+                if self.cancelled.is_set():
+                    return
+                self.pages.put((page, page_weight(page, nested)))
+        except _CancelledError:
+            return
+        except BaseException as exc:  # noqa: BLE001 - handed to the writer thread, raised there
+            self.pages.put(exc)
+            return
+        finally:
+            if self.cancelled.is_set():
+                self._drop()
+        self.pages.put(_END)
+
+    def _drop(self) -> None:
+        """Abandoned: forget the queued pages and give their rows back."""
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self.pages.get_nowait()
+        self.writing = 0
+        self.budget.release(self, self.held)
 
     def take(self) -> Iterator[Page]:
         try:
@@ -122,25 +270,52 @@ class _Job:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                yield item  # type: ignore[misc]
+                page, weight = cast("tuple[Page, int]", item)
+                self.writing = weight
+                yield page
+                # The writer asks for the next page: this one is written.
+                self.writing = 0
+                self.budget.release(self, weight)
         finally:
-            self.cancelled.set()
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Abandon the job: its worker stops at the next page, its rows are given back."""
+        self.cancelled.set()
+        self._drop()  # and wakes a reserve() waiting for this job
+
+
+class _PageCap:
+    """A read not scheduled ahead: no waiting, but pages no larger than a scheduled one's."""
+
+    def __init__(self, page_rows: int) -> None:
+        self.page_rows = page_rows
+
+    def reserve(self, wanted: int) -> int:
+        return min(wanted, self.page_rows)
+
+    def received(self, reserved: int, rows: int) -> None:
+        """Nothing to settle: nothing was reserved."""
 
 
 class Prefetcher:
     """Reads scheduled partitions ahead on worker threads; hands pages over in order.
 
     Workers take jobs in the order they were scheduled, which is the order the writer will ask
-    for them, so the partition being written is always among those running: a full queue only
-    ever waits for the writer, never for another job. Memory stays bounded by
-    ``workers * (depth + 1)`` pages plus the one being written.
+    for them, so the partition being written is always among those running, and it never waits
+    for room to read ahead (see :class:`ReadAhead`): the writer never waits for another job.
     """
 
-    def __init__(self, client: BusinessCentralClient, workers: int, depth: int = 1) -> None:
+    def __init__(
+        self,
+        client: BusinessCentralClient,
+        workers: int,
+        read_ahead_rows: int = DEFAULT_READ_AHEAD_ROWS,
+    ) -> None:
         """Prepare; no thread starts until something is scheduled."""
         self.client = client
         self.workers = max(1, workers)
-        self.depth = max(1, depth)
+        self.budget = ReadAhead(read_ahead_rows, self.workers)
         self._jobs: dict[tuple[str, str | None], _Job] = {}
         self._todo: queue.Queue[_Job | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
@@ -155,7 +330,7 @@ class Prefetcher:
                 if request.key in self._jobs:
                     continue
                 self._sequence += 1
-                job = _Job(request, self.depth, self._sequence)
+                job = _Job(request, self.budget, self._sequence)
                 self._jobs[request.key] = job
                 self._todo.put(job)
             while len(self._threads) < min(self.workers, len(self._jobs)):
@@ -177,27 +352,29 @@ class Prefetcher:
 
         The writer moves on in order, so the job it read before (perhaps stopped early, e.g. by
         a record limit) and any job scheduled before this one are abandoned: cancel them so
-        their workers are free for the jobs still to come.
+        their workers and their rows are free for the jobs still to come.
         """
         with self._lock:
             if self._current is not None:
-                self._current.cancelled.set()
+                self._current.cancel()
             job = self._jobs.pop(request.key, None)
             if job is not None:
                 for key in [k for k, j in self._jobs.items() if j.sequence < job.sequence]:
-                    self._jobs.pop(key).cancelled.set()
+                    self._jobs.pop(key).cancel()
+                if job.request != request:
+                    job.cancel()  # scheduled with other options; read afresh
+                    job = None
             self._current = job
-        if job is not None and job.request == request:
-            return job.take()
+            self.budget.set_head(job)
         if job is not None:
-            job.cancelled.set()  # scheduled with other options; read afresh
-        return iter_pages(self.client, request)
+            return job.take()
+        return iter_pages(self.client, request, slot=_PageCap(self.budget.page_rows))
 
     def close(self) -> None:
         """Cancel jobs nobody asked for and let the workers end."""
         with self._lock:
             for job in self._jobs.values():
-                job.cancelled.set()
+                job.cancel()
             self._jobs.clear()
             for _ in self._threads:
                 self._todo.put(None)

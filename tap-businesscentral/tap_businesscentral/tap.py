@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import json
 import sys
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from businesscentral_api.cli_errors import plain_errors
 from businesscentral_api.client import BusinessCentralClient
@@ -15,8 +17,14 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 
 from tap_businesscentral.catalog import COMPANY_ID, StreamSpec, build_specs
-from tap_businesscentral.client import BusinessCentralStream
-from tap_businesscentral.fetch import MAX_PAGE_SIZE, MIN_PAGE_SIZE, Prefetcher, ReadRequest
+from tap_businesscentral.client import BusinessCentralStream, is_timestamp
+from tap_businesscentral.fetch import (
+    DEFAULT_READ_AHEAD_ROWS,
+    MAX_PAGE_SIZE,
+    MIN_PAGE_SIZE,
+    Prefetcher,
+    ReadRequest,
+)
 from tap_businesscentral.streams import CompaniesStream, EntitySetStream, LinesStream
 from tap_businesscentral.writer import BufferedMsgSpecWriter
 
@@ -65,6 +73,16 @@ class TapBusinessCentral(Tap):
             ),
         ),
         th.Property(
+            "read_ahead_rows",
+            th.IntegerType,
+            default=DEFAULT_READ_AHEAD_ROWS,
+            description=(
+                "Rows held in pages at most (on their way, queued, being written; expanded "
+                "lines count), across all max_concurrency reads: bounds memory, whatever the "
+                "data. Pages are of at most read_ahead_rows / (max_concurrency + 1) rows."
+            ),
+        ),
+        th.Property(
             "stream_options",
             th.ObjectType(additional_properties=_STREAM_OPTIONS),
             description=(
@@ -98,8 +116,13 @@ class TapBusinessCentral(Tap):
 
     @cached_property
     def prefetcher(self) -> Prefetcher:
-        """Reads partitions ahead of the writer within ``max_concurrency``."""
-        return Prefetcher(self.client, self.client.settings.max_concurrency)
+        """Reads partitions ahead of the writer, bounded by ``read_ahead_rows``."""
+        read_ahead = self.config.get("read_ahead_rows")
+        return Prefetcher(
+            self.client,
+            self.client.settings.max_concurrency,
+            DEFAULT_READ_AHEAD_ROWS if read_ahead is None else int(read_ahead),
+        )
 
     def _check_tap_settings(self) -> None:
         page_size = self.config.get("page_size")
@@ -108,6 +131,10 @@ class TapBusinessCentral(Tap):
                 f"Setting page_size is {page_size}; it must be between "
                 f"{MIN_PAGE_SIZE} and {MAX_PAGE_SIZE}."
             )
+            raise ConfigurationError(msg)
+        read_ahead = self.config.get("read_ahead_rows")
+        if read_ahead is not None and read_ahead < 0:
+            msg = f"Setting read_ahead_rows is {read_ahead}; it must be 0 or more."
             raise ConfigurationError(msg)
         options = self.config.get("stream_options") or {}
         for stream_name, option in options.items():
@@ -172,6 +199,51 @@ class TapBusinessCentral(Tap):
                     requests.append(request)
         self.prefetcher.schedule(requests)
 
+    # -- state ------------------------------------------------------------------------------
+    # How errors name the state being loaded: the --state file when run from the command line.
+    state_source: str = "The state"
+
+    @override
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Load the state after checking it, so a bad bookmark is one line, not a traceback.
+
+        Raises:
+            ConfigurationError: The state is not an object of bookmarks, or a bookmark is not a
+                date and time (every bookmark of this tap is a change date).
+        """
+        source = self.state_source
+        if not isinstance(state, dict) or not isinstance(state.get("bookmarks", {}), dict):
+            msg = f"{source} is not a Singer state: an object with an object of bookmarks."
+            raise ConfigurationError(msg)
+        for stream, bookmark in state.get("bookmarks", {}).items():
+            if not isinstance(bookmark, dict):
+                msg = f"{source} has a bookmark for stream {stream} that is not an object."
+                raise ConfigurationError(msg)
+            partitions = bookmark.get("partitions") or []
+            for entry in [bookmark, *(p for p in partitions if isinstance(p, dict))]:
+                value = entry.get("replication_key_value")
+                if value is not None and not is_timestamp(value):
+                    msg = (
+                        f"{source} has bookmark {value!r} for stream {stream}, which is not a "
+                        "date and time; correct it or remove that stream's bookmark."
+                    )
+                    raise ConfigurationError(msg)
+        super().load_state(state)
+
+    @classmethod
+    def _read_state_file(cls, state: IO[str]) -> IO[str]:
+        """The ``--state`` file, checked to be JSON; later errors name it."""
+        name = getattr(state, "name", "the --state file")
+        cls.state_source = f"State file {name}"
+        text = state.read()
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            msg = f"State file {name} is not valid JSON ({reason}); fix it or run without it."
+            raise ConfigurationError(msg) from None
+        return io.StringIO(text)
+
     # -- command line -----------------------------------------------------------------------
     @classmethod
     @override
@@ -184,6 +256,8 @@ class TapBusinessCentral(Tap):
     ) -> None:
         """Run the tap; errors a user can fix end as one line and exit status 1."""
         with plain_errors():
+            if kwargs.get("state") is not None:
+                kwargs["state"] = cls._read_state_file(kwargs["state"])
             super().invoke(about=about, about_format=about_format, **kwargs)
 
     @classmethod

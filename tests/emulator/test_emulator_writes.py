@@ -300,7 +300,9 @@ def test_post_action_makes_invoice_open_read_only_and_writes_gl_entries(bc):
     assert line.status_code == 400
     assert bc.request("DELETE", url).status_code == 400
     entries = new_gl_entries(bc, last)
-    assert {e["documentNumber"] for e in entries} == {invoice["number"]}
+    # The posted invoice keeps the draft's id but takes the posted series' number.
+    assert posted["number"] != invoice["number"]
+    assert {e["documentNumber"] for e in entries} == {posted["number"]}
     debit = sum(Decimal(str(e["debitAmount"])) for e in entries)
     credit = sum(Decimal(str(e["creditAmount"])) for e in entries)
     assert debit == credit == Decimal(str(posted["totalAmountIncludingTax"]))

@@ -11,7 +11,11 @@ its method and path fragment, so a test knows exactly which request fails and ho
 - `truncate`: the response starts, half its body is sent, then the connection drops;
 - `stall`: the response is delayed by `seconds` (a client timeout test);
 - `slow`: BC itself takes `seconds` to process the request (subject to the operation timeout);
-- `token_expired`: the bearer token is refused as expired (401), as when it expires mid-run.
+- `token_expired`: the bearer token is refused as expired (401), as when it expires mid-run;
+- `rewrite`: the JSON page is altered as a broken server or proxy might, not as BC does (a test
+  hook for the client's defences): `next_link` "self" points `@odata.nextLink` back at the
+  request, any other value is an origin (`http://127.0.0.1:9`) the link is moved to; `empty`
+  drops the page's rows but keeps its link; `set_fields` overwrites fields of every row.
 
 A rule with `rate` fires on each matching request with that probability instead, drawn from a
 generator seeded with the emulator's fault seed and the rule's position: the same requests in the
@@ -29,11 +33,13 @@ This is an ASGI middleware; it reaches the connection through the scope (see `ap
 from __future__ import annotations
 
 import asyncio
+import decimal
 import hashlib
 import random
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
@@ -52,7 +58,7 @@ if TYPE_CHECKING:
     ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _READS = frozenset({"GET", "HEAD"})
-KINDS = ("status", "deadlock", "reset", "truncate", "stall", "slow", "token_expired")
+KINDS = ("status", "deadlock", "reset", "truncate", "stall", "slow", "token_expired", "rewrite")
 _STATUS_ERRORS = {
     408: ("Request_Timeout", "The operation has timed out."),
     429: ("Application_TooManyRequests", "Too many requests reached. Actual (101). Maximum (100)."),
@@ -61,6 +67,10 @@ _STATUS_ERRORS = {
     503: ("Application_ServiceUnavailable", "The service is temporarily unavailable."),
     504: ("GatewayTimeout", "The request execution timed out."),
 }
+
+# A rewritten page keeps its numbers digit for digit.
+_PAGE_DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
+_PAGE_ENCODER = msgspec.json.Encoder(decimal_format="number")
 
 
 class FaultRule(msgspec.Struct, forbid_unknown_fields=True):
@@ -77,6 +87,9 @@ class FaultRule(msgspec.Struct, forbid_unknown_fields=True):
     skip: int = 0
     body: str | None = None
     writes_only: bool = False
+    next_link: str | None = None
+    empty: bool = False
+    set_fields: dict[str, Any] | None = None
 
 
 class FaultPlan(msgspec.Struct, forbid_unknown_fields=True):
@@ -200,7 +213,13 @@ class FaultMiddleware:
             send = _delaying(send, latency)
         if rule is None:
             await self.app(scope, receive, send)
-        elif rule.kind == "slow":
+        else:
+            await self._fail(rule, scope, receive, send)
+
+    async def _fail(self, rule: FaultRule, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer as the rule says: slower, broken, rewritten, or an error in BC's shape."""
+        path = scope.get("path", "")
+        if rule.kind == "slow":
             scope["emulator.slow"] = rule.seconds
             await self.app(scope, receive, send)
         elif rule.kind == "token_expired":
@@ -212,6 +231,11 @@ class FaultMiddleware:
             _abort(scope)
         elif rule.kind == "truncate":
             await self.app(scope, receive, _truncating(scope, send))
+        elif rule.kind == "rewrite":
+            # Plain bodies only (no gzip), so the page can be decoded and changed.
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]
+            scope = {**scope, "headers": headers}
+            await self.app(scope, receive, _rewriting(scope, send, rule))
         else:
             await _send_error(send, rule, sign_in=is_sign_in_path(path))
 
@@ -294,6 +318,57 @@ def _truncating(scope: Scope, send: Send) -> Send:
         await send(message)
 
     return cut
+
+
+def _rewriting(scope: Scope, send: Send, rule: FaultRule) -> Send:
+    start: Message | None = None
+    chunks: list[bytes] = []
+
+    async def rewrite(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
+            return
+        if message["type"] != "http.response.body" or start is None:
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        body = _rewrite_page(scope, b"".join(chunks), rule)
+        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return rewrite
+
+
+def _rewrite_page(scope: Scope, body: bytes, rule: FaultRule) -> bytes:
+    try:
+        page = _PAGE_DECODER.decode(body)
+    except msgspec.DecodeError:
+        return body
+    if not isinstance(page, dict) or not isinstance(page.get("value"), list):
+        return body
+    link = page.get("@odata.nextLink")
+    if rule.next_link == "self":
+        host = dict(scope["headers"]).get(b"host", b"").decode()
+        query = scope["query_string"].decode()
+        page["@odata.nextLink"] = f"{scope['scheme']}://{host}{scope['path']}" + (
+            f"?{query}" if query else ""
+        )
+    elif rule.next_link and isinstance(link, str):
+        parts = urlsplit(link)
+        page["@odata.nextLink"] = rule.next_link.rstrip("/") + urlunsplit(
+            ("", "", parts.path, parts.query, "")
+        )
+    if rule.empty:
+        page["value"] = []
+    for row in page["value"]:
+        if isinstance(row, dict):
+            row.update(rule.set_fields or {})
+    return _PAGE_ENCODER.encode(page)
 
 
 async def _send_error(send: Send, rule: FaultRule, *, sign_in: bool = False) -> None:

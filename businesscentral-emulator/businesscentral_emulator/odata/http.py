@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from businesscentral_emulator.chaos.limits import LimitError, Limits, LimitSettings
 from businesscentral_emulator.entra.service import AccessTokenError
-from businesscentral_emulator.odata.batch import Operation, run_batch
+from businesscentral_emulator.odata.batch import Operation, run_batch, with_company
 from businesscentral_emulator.odata.errors import BusinessCentralError, not_found_segment
 from businesscentral_emulator.odata.paths import check_company, resolve
 from businesscentral_emulator.odata.query import QueryError, parse_query_options
@@ -242,7 +242,10 @@ class ApiEndpoints:
                 def execute(inner: Operation) -> Response:
                     try:
                         self.limits.charge(principal)
+                        inner = with_company(inner, env.store, api)
                     except LimitError as error:
+                        return error_response(error)
+                    except BusinessCentralError as error:
                         return error_response(error)
                     return self._operation(inner, env, api, inner.path, api_root)
 

@@ -19,6 +19,8 @@ from businesscentral_emulator.odata.values import format_datetime, format_decima
 from businesscentral_emulator.store.sqlite import quote, table_name
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from businesscentral_emulator.odata.edmx import ApiModel
     from businesscentral_emulator.store.sqlite import Store
 
@@ -80,12 +82,22 @@ def next_number(store: Store, api: ApiModel, set_name: str, company: str | None)
         return None
     row = store.fetch_one(
         f"SELECT number FROM {table_name(api.route, set_name)} WHERE _company IS ?"
-        " AND number <> '' ORDER BY length(number) DESC, number DESC LIMIT 1",
-        (company,),
+        " AND number <> '' AND NOT number GLOB ?"
+        " ORDER BY length(number) DESC, number DESC LIMIT 1",
+        (company, _posted_glob(set_name)),
     )
     if row is None:
         return SERIES_START.get(set_name, "1")
     return increment_number(str(row[0]))
+
+
+def _posted_glob(set_name: str) -> str:
+    """A GLOB matching the numbers of the set's posted series (a draft's series skips them)."""
+    start = POSTED_SERIES_START.get(set_name)
+    match = _TRAILING_DIGITS.search(start) if start else None
+    if start is None or match is None:
+        return ""  # GLOB '' matches only '', which the query already leaves out
+    return start[: match.start(1)] + "[0-9]*"
 
 
 def is_posted(set_name: str, row: dict[str, Any]) -> bool:
@@ -95,13 +107,205 @@ def is_posted(set_name: str, row: dict[str, Any]) -> bool:
 
 
 def posted_error(set_name: str) -> BusinessCentralError:
-    """A write to a posted document (wording modelled on BC's API pages, not verified)."""
+    """A write to a posted document or to a line of one: BC's label, word for word.
+
+    Sources (StefanMaron/MSDyn365BC.Code.History): CannotModifyPostedInvioceErr in
+    BaseApp/Source/Base Application/Integration/Entity/SalesInvoiceAggregator.Codeunit.al
+    @c845a0c4 (PropagateOnModify, VerifyCRUDIsPossibleForLine) and in Purch. Inv. Aggregator;
+    CannotModifyPostedCrMemoErr ("The credit memo has been posted ...") in Graph Mgt - Sal. Cr.
+    Memo Buf. A DELETE of a posted invoice gets the same answer here: BC passes it to BaseApp,
+    whose own refusal text was not found (simplified).
+    """
     noun = DOCUMENTS[set_name].noun
     return BusinessCentralError(
         400,
         "Application_DialogException",
-        f"The {noun} has been posted and it cannot be modified.",
+        f"The {noun} has been posted and can no longer be modified.",
     )
+
+
+# -- bound actions -----------------------------------------------------------------------------
+
+# Actions that need a draft document, and actions that need a posted one (salesInvoices and
+# salesCreditMemos pages: GetDraftInvoice / GetPostedInvoice, GetDraftCreditMemo /
+# GetPostedCreditMemo; purchaseInvoices: post only).
+_DRAFT_ACTIONS = frozenset({"post", "postAndSend"})
+_POSTED_ACTIONS = frozenset({"cancel", "cancelAndSend", "makeCorrectiveCreditMemo"})
+# The first number of each posted-document series, as in CRONUS (Microsoft Learn API v2.0
+# examples: dynamics_salesinvoice_get shows a posted invoice "PS-INV103001";
+# dynamics_purchaseinvoice_get shows "108001"). Sets not listed keep the draft's number
+# when posted (their posted series was not found).
+POSTED_SERIES_START = {"salesInvoices": "PS-INV103001", "purchaseInvoices": "108001"}
+
+
+def action_precondition(set_name: str, action: str, row: dict[str, Any]) -> None:
+    """Refuse a bound action on a document in the wrong state, with the page's label.
+
+    Sources: APIV2/Source/_Exclude_APIV2_/src/pages/APIV2SalesInvoices.Page.al @02a8df41
+    (DraftInvoiceActionErr `The action can be applied to a draft invoice only.`,
+    PostedInvoiceActionErr `The action can be applied to a posted invoice only.`),
+    APIV2SalesCreditMemos.Page.al @406aa00d (DraftCreditMemoActionErr, PostedCreditMemoActionErr),
+    APIV2PurchaseInvoices.Page.al (DraftInvoiceActionErr). AL `Error()` -> 400
+    Application_DialogException.
+    """
+    if set_name not in DOCUMENTS or DOCUMENTS[set_name].gl_document_type is None:
+        return
+    posted = is_posted(set_name, row)
+    noun = DOCUMENTS[set_name].noun
+    if action in _DRAFT_ACTIONS and posted:
+        state = "draft"
+    elif action in _POSTED_ACTIONS and not posted:
+        state = "posted"
+    else:
+        return
+    raise BusinessCentralError(
+        400, "Application_DialogException", f"The action can be applied to a {state} {noun} only."
+    )
+
+
+# salesQuotes' makeInvoice / makeOrder: Sales-Quote to Invoice (codeunit 1305) and Sales-Quote to
+# Order (codeunit 86) copy the quote's header and lines into a new draft of the other set (its own
+# number and id, status Draft), take the quote's posting date or the work date, then delete the
+# quote and its lines (APIV2/Source/_Exclude_APIV2_/src/pages/APIV2SalesQuotes.Page.al @05d57db6
+# MakeInvoice/MakeOrder; in BaseApp/Source/Base Application/Sales/Document/:
+# SalesQuotetoInvoice.Codeunit.al @1605efae and SalesQuotetoOrder.Codeunit.al @026bfbb5:
+# `Rec.Delete(); SalesQuoteLine.DeleteAll()`).
+QUOTE_CONVERSIONS = {"makeInvoice": "salesInvoices", "makeOrder": "salesOrders"}
+QUOTE_LINES = "salesQuoteLines"
+_NOT_COPIED = frozenset(
+    {
+        "id",
+        "number",
+        "status",
+        "documentId",
+        "lastModifiedDateTime",
+        "totalAmountExcludingTax",
+        "totalTaxAmount",
+        "totalAmountIncludingTax",
+    }
+)
+_EMPTY_VALUES = frozenset({"", "00000000-0000-0000-0000-000000000000", "0001-01-01"})
+
+
+# salesOrders.shipAndInvoice / purchaseOrders.receiveAndInvoice post the whole order (Ship/Receive
+# and Invoice) through Sales-Post / Purch.-Post: the answer is 204 with the key of the new POSTED
+# invoice, which has its own id (FixInvoicesCreatedFromOrders blanks "Draft Invoice SystemId"),
+# and a fully posted order is deleted. Sources: APIV2/Source/_Exclude_APIV2_/src/pages/
+# APIV2SalesOrders.Page.al @03c38418 (ShipAndInvoice, PostWithShipAndInvoice),
+# APIV2PurchaseOrders.Page.al @02326b00 (ReceiveAndInvoice); SalesInvoiceAggregator @c845a0c4.
+# The posted shipment / receipt is not modelled.
+ORDER_POSTINGS = {
+    ("salesOrders", "shipAndInvoice"): ("salesOrderLines", "salesInvoices"),
+    ("purchaseOrders", "receiveAndInvoice"): ("purchaseOrderLines", "purchaseInvoices"),
+}
+# Order line fields that have another name on invoice lines.
+_LINE_RENAMES = {"directUnitCost": "unitCost"}
+
+
+def copied_fields(
+    row: dict[str, Any], to_properties: Iterable[str]
+) -> tuple[dict[str, Any], set[str]]:
+    """What a converted document (or line) passes on: the fields both types have, and those set.
+
+    The second set names the fields with a value, so that only they are checked as references.
+    """
+    row = {_LINE_RENAMES.get(name, name): value for name, value in row.items()}
+    values = {name: row[name] for name in to_properties if name in row and name not in _NOT_COPIED}
+    filled = {
+        name for name, value in values.items() if value is not None and value not in _EMPTY_VALUES
+    }
+    return values, filled
+
+
+def no_lines_error(set_name: str) -> BusinessCentralError:
+    """Posting a document without lines.
+
+    salesCreditMemos: NoLineErr of APIV2SalesCreditMemos.Page.al @406aa00d (PostCreditMemo).
+    Other documents: BaseApp's posting refusal `There is nothing to post.` (not re-read).
+    """
+    if set_name == "salesCreditMemos":
+        return BusinessCentralError(
+            400,
+            "Application_DialogException",
+            "Please add at least one line item to the credit memo.",
+        )
+    return nothing_to_post()
+
+
+def posted_number(store: Store, api: ApiModel, set_name: str, company: str | None) -> str | None:
+    """The number a posted document gets: the next of the posted series (None: keep the draft's).
+
+    BC renames the document to the posted document's No. while keeping its id
+    (OnBeforeSalesInvHeaderInsert / "Draft Invoice SystemId" in SalesInvoiceAggregator @c845a0c4;
+    the same in Purch. Inv. Aggregator). The next number is one past the highest number of the
+    series already in the company, as a number series hands them out.
+    """
+    start = POSTED_SERIES_START.get(set_name)
+    if start is None:
+        return None
+    match = _TRAILING_DIGITS.search(start)
+    prefix = start[: match.start(1)] if match else start
+    pattern = re.compile(re.escape(prefix) + r"(\d+)")
+    rows = store.fetch(
+        f"SELECT number FROM {table_name(api.route, set_name)} WHERE _company IS ?"
+        " AND number LIKE ? ESCAPE '\\'",
+        (company, prefix.replace("%", "\\%").replace("_", "\\_") + "%"),
+    )
+    used = [m.group(1) for (number,) in rows if (m := pattern.fullmatch(str(number)))]
+    if not used:
+        return start
+    highest = max(used, key=int)
+    return increment_number(prefix + highest)
+
+
+# Sales Lines by Document Type, in the order of that enum (Quote, Order, Invoice, Credit Memo):
+# the line set, its header set, and the type's caption. Posted invoices' and credit memos' lines
+# are not Sales Lines, so only draft headers count for those two.
+_SALES_LINES = (
+    ("salesQuoteLines", "salesQuotes", "Quote"),
+    ("salesOrderLines", "salesOrders", "Order"),
+    ("salesInvoiceLines", "salesInvoices", "Invoice"),
+    ("salesCreditMemoLines", "salesCreditMemos", "Credit Memo"),
+)
+
+
+def check_delete(store: Store, api: ApiModel, set_name: str, row: dict[str, Any]) -> None:
+    """Refuse deleting an item that a line of an unposted sales document still uses.
+
+    Source: BaseApp/Source/Base Application/Sales/Document/CheckSalesDocumentLine.Codeunit.al
+    @567b9e46 (codeunit 9069, CheckSalesLines on Item.OnBeforeCheckDocuments: the first Sales
+    Line of Type Item and the item's No. -> CannotDeleteItemIfSalesDocExistErr 'You cannot
+    delete %1 %2 because there is at least one outstanding Sales %3 that includes this item.',
+    %1 = 'Item', %3 = the line's Document Type); MicrosoftDocs/dynamics365smb-devitpro-pb
+    dev-itpro/webservices/dynamics-error-codes.md @777335ab shows it as
+    Application_DialogException. Not modelled: purchase lines, ledger entries and the other
+    checks of Item.OnDelete; customers' and vendors' delete checks.
+    """
+    if set_name != "items" or "number" not in row:
+        return
+    for lines, headers, caption in _SALES_LINES:
+        if lines not in api.entity_sets or headers not in api.entity_sets:
+            continue
+        kind = DOCUMENTS.get(headers)
+        posts = kind is not None and kind.gl_document_type is not None
+        posted = ", ".join(f"'{status}'" for status in sorted(_POSTED))
+        unposted = f' AND header."status" NOT IN ({posted})' if posts else ""
+        found = store.fetch_one(
+            f"SELECT 1 FROM {table_name(api.route, lines)} AS line"
+            f" JOIN {table_name(api.route, headers)} AS header"
+            ' ON header."id" = line."documentId"'
+            " WHERE line._company IS ? AND line.\"lineType\" = 'Item'"
+            ' AND (line."itemId" = ? OR line."lineObjectNumber" = ?)'
+            f"{unposted} LIMIT 1",
+            (row.get("_company"), row.get("id"), row["number"]),
+        )
+        if found is not None:
+            raise BusinessCentralError(
+                400,
+                "Application_DialogException",
+                f"You cannot delete Item {row['number']} because there is at least one"
+                f" outstanding Sales {caption} that includes this item.",
+            )
 
 
 def _money(value: Any) -> Decimal:  # noqa: ANN401

@@ -346,6 +346,7 @@ class Writer:
             row = self._fetch_target(target)
             self._check_etag(if_match, row, required=False)
             self._header_posted_check(api, name, row)
+            docs.check_delete(self.store, api, name, row)
             kind = docs.DOCUMENTS.get(name)
             if kind is not None:
                 db.execute(
@@ -367,10 +368,15 @@ class Writer:
         name = target.entity_set.name
         with transaction(self.store):
             row = self._fetch_target(target)
+            docs.action_precondition(name, action, row)
             if action in {"post", "postAndSend"} and name == "journals":
                 self._post_journal(target, row)
             elif action in {"post", "postAndSend"} and name in docs.DOCUMENTS:
                 self._post_document(target, row)
+            elif name == "salesQuotes" and action in docs.QUOTE_CONVERSIONS:
+                self._convert_quote(target, row, docs.QUOTE_CONVERSIONS[action])
+            elif (name, action) in docs.ORDER_POSTINGS:
+                self._post_order(target, row, *docs.ORDER_POSTINGS[name, action])
             else:
                 raise BusinessCentralError(
                     501,
@@ -381,21 +387,23 @@ class Writer:
     def _post_document(self, target: Target, row: dict[str, Any]) -> None:
         api, name = target.api, target.entity_set.name
         kind = docs.DOCUMENTS[name]
-        if docs.is_posted(name, row):
-            raise docs.posted_error(name)
         lines = self.store.fetch_one(
             f'SELECT count(*) FROM {table_name(api.route, kind.lines)} WHERE "documentId" = ?',
             (row["id"],),
         )
         if not lines or not lines[0]:
-            raise docs.nothing_to_post()
+            raise docs.no_lines_error(name)
         posting_date = row.get("postingDate") or ""
         if posting_date in {"", "0001-01-01"}:
             posting_date = docs.now_stored()[:10]
         changes: dict[str, Any] = {"status": "Open", "postingDate": posting_date}
         if "remainingAmount" in row:
             changes["remainingAmount"] = row.get("totalAmountIncludingTax") or "0"
+        number = docs.posted_number(self.store, api, name, row["_company"])
+        if number is not None:  # the same id, the posted series' number
+            changes["number"] = number
         self._update_columns(api, target.entity_set, "_rowid = ?", [row["_rowid"]], changes)
+        row = {**row, **changes}
         docs.write_gl_entries(
             self.store,
             api,
@@ -436,6 +444,89 @@ class Writer:
         self.store.connection().execute(
             f"DELETE FROM {table_name(api.route, 'journalLines')} WHERE {where}", params
         )
+
+    def _convert_quote(self, target: Target, source: dict[str, Any], to_set: str) -> None:
+        """A quote made an invoice or order: a new draft with its header and lines; no quote."""
+        api, company = target.api, source["_company"]
+        header_set = api.entity_sets[to_set]
+        values, filled = docs.copied_fields(source, header_set.entity_type.properties)
+        if "postingDate" in header_set.entity_type.properties and "postingDate" not in filled:
+            values["postingDate"] = docs.now_stored()[:10]  # the work date
+        new_id = self._insert_row(api, header_set, company, values, filled)
+        self._copy_lines(api, company, (docs.QUOTE_LINES, source["id"]), (to_set, new_id))
+        self._delete_document(api, "salesQuotes", docs.QUOTE_LINES, source)
+
+    def _copy_lines(
+        self,
+        api: ApiModel,
+        company: str | None,
+        source: tuple[str, str],
+        to: tuple[str, str],
+    ) -> int:
+        """Copy the lines of one document (line set, id) under another (header set, id)."""
+        (from_lines, from_id), (to_set, to_id) = source, to
+        names = list(api.entity_sets[from_lines].entity_type.properties)
+        rows = self.store.fetch(
+            f"SELECT {', '.join(quote(n) for n in names)} FROM {table_name(api.route, from_lines)}"
+            ' WHERE "documentId" = ? ORDER BY "sequence"',
+            (from_id,),
+        )
+        line_set = api.entity_sets[docs.DOCUMENTS[to_set].lines]
+        for raw in rows:
+            line, filled = docs.copied_fields(
+                dict(zip(names, raw, strict=True)), line_set.entity_type.properties
+            )
+            line["documentId"] = to_id
+            self._insert_row(api, line_set, company, line, filled)
+        return len(rows)
+
+    def _delete_document(
+        self, api: ApiModel, header_set: str, line_set: str, row: dict[str, Any]
+    ) -> None:
+        """Remove a document row and its lines (what an AL `Delete` of the header does)."""
+        db = self.store.connection()
+        db.execute(
+            f'DELETE FROM {table_name(api.route, line_set)} WHERE "documentId" = ?', (row["id"],)
+        )
+        db.execute(
+            f"DELETE FROM {table_name(api.route, header_set)} WHERE _rowid = ?", (row["_rowid"],)
+        )
+
+    def _post_order(
+        self, target: Target, order: dict[str, Any], order_lines: str, invoice_set: str
+    ) -> None:
+        """An order shipped (received) and invoiced: a posted invoice of its own; no order."""
+        api, company = target.api, order["_company"]
+        invoice_entity = api.entity_sets[invoice_set]
+        values, filled = docs.copied_fields(order, invoice_entity.entity_type.properties)
+        posting_date = str(values.get("postingDate") or "")
+        if posting_date in {"", "0001-01-01"}:
+            posting_date = docs.now_stored()[:10]
+        values["postingDate"] = posting_date
+        values["number"] = docs.posted_number(self.store, api, invoice_set, company) or ""
+        invoice_id = self._insert_row(api, invoice_entity, company, values, filled)
+        copied = self._copy_lines(
+            api, company, (order_lines, order["id"]), (invoice_set, invoice_id)
+        )
+        if not copied:
+            raise docs.no_lines_error(target.entity_set.name)
+        invoice = self._fetch(api, invoice_entity, '"id" = ?', [invoice_id])
+        if invoice is None:  # pragma: no cover - just written
+            raise record_not_found(invoice_entity.entity_type.name, invoice_id)
+        changes: dict[str, Any] = {"status": "Open"}
+        if "remainingAmount" in invoice:
+            changes["remainingAmount"] = invoice.get("totalAmountIncludingTax") or "0"
+        self._update_columns(api, invoice_entity, '"id" = ?', [invoice_id], changes)
+        docs.write_gl_entries(
+            self.store,
+            api,
+            company,
+            docs.document_entries(self.store, api, invoice_set, invoice),
+            document_number=str(invoice.get("number") or ""),
+            document_type="Invoice",
+            posting_date=posting_date,
+        )
+        self._delete_document(api, target.entity_set.name, order_lines, order)
 
 
 def docs_missing_document(set_name: str) -> BusinessCentralError:
