@@ -75,9 +75,7 @@ def test_children_carry_their_parent(small: RunningEmulator, default_run: Any) -
             for index, company in enumerate(small.companies)
             for row in direct_rows(small, name, index)
         }
-        got = {
-            (r["companyId"], r[field_name], r.get("id") or r.get("contactId")) for r in records
-        }
+        got = {(r["companyId"], r[field_name], r.get("id") or r.get("contactId")) for r in records}
         assert got == expected, name
 
 
