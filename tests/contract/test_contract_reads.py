@@ -239,3 +239,41 @@ def test_pdf_document_needs_its_parent(emulator: RunningEmulator) -> None:
         emulator.get(url, params={"$filter": "parentType eq 'Sales Invoice'"}),
         "You must specify a parentId in the request body.",
     )
+
+
+@pytest.mark.parametrize(
+    ("report", "party_id"),
+    [("agedAccountsReceivables", "customerId"), ("agedAccountsPayables", "vendorId")],
+)
+def test_aged_reports_end_with_a_total_row(
+    emulator: RunningEmulator, report: str, party_id: str
+) -> None:
+    """An aged report ends with a `Total` row: empty GUID, every amount summed.
+
+    Source: BaseApp codeunit "Graph Mgt - Reports", SetUpAgedReportAPIData: after the customers
+    (vendors) it inserts `AgedReportEntity.Init(); AccountId := DummyGuid; Name := 'Total';`
+    with CalcSums of Before, Period 1-3 and Balance; read by P/APIV2AgedAR.Page.al @10383a2a and
+    P/APIV2AgedAP.Page.al @44405f35.
+    """
+    rows = emulator.get_all(emulator.company_url(report))
+    *parties, total = rows
+    assert total[party_id] == "00000000-0000-0000-0000-000000000000"
+    assert total["name"] == "Total"
+    assert parties
+    assert all(row["name"] != "Total" or row[party_id] != total[party_id] for row in parties)
+    for amount in ("balanceDue", "currentAmount", "period1Amount", "period2Amount"):
+        assert total[amount] == pytest.approx(sum(row[amount] for row in parties)), amount
+
+
+def test_aged_receivables_show_the_local_currency_code(emulator: RunningEmulator) -> None:
+    """A customer without a currency shows the LCY code in agedAccountsReceivables, not "".
+
+    Source: "Graph Mgt - Reports".SetUpAgedReportAPIData: `if AgedReportEntity."Currency Code"
+    = '' then AgedReportEntity."Currency Code" := GeneralLedgerSetup."LCY Code";` (customers
+    only; the vendor branch keeps the vendor's currency as it is).
+    """
+    rows = emulator.get_all(emulator.company_url("agedAccountsReceivables"))
+    setup = emulator.get(emulator.company_url("generalLedgerSetup")).json()["value"][0]
+    *parties, _total = rows
+    assert all(row["currencyCode"] for row in parties)
+    assert any(row["currencyCode"] == setup["localCurrencyCode"] for row in parties)
