@@ -106,3 +106,27 @@ def test_per_parent_sets_not_selected_by_default(small: RunningEmulator, tmp_pat
     assert not run.records("pdfDocument")
     assert run.records("customers")
     assert "Stream pdfDocument is not read: BC generates a PDF document" in run.stderr
+
+
+def test_one_request_per_page_of_headers(small: RunningEmulator, tmp_path: Any) -> None:
+    """Lines of an unselected header: one request per page of headers, never one per header."""
+    config = tap_config(small.info, page_size=100)
+    catalog = catalog_for(config, ["salesInvoiceLines"])
+    invoices = [
+        len(direct_rows(small, "salesInvoices", index)) for index in range(len(small.companies))
+    ]
+    small.hook("DELETE", "counters")
+    run = run_tap(tmp_path, config, catalog=catalog)
+    assert run.returncode == 0, run.stderr[-3000:]
+    counters = small.counters()
+    api_reads = sum(
+        r["count"] for r in counters["requests"] if r["kind"] == "api" and r["method"] == "GET"
+    )
+    pages = sum(-(-count // 100) for count in invoices)
+    # The header pages, plus the companies list and the probe of each company: far fewer than
+    # one request per invoice.
+    overhead = 1 + len(small.companies)
+    assert pages <= api_reads <= pages + overhead, counters["requests"]
+    assert sum(invoices) > 2 * (pages + overhead)
+    assert run.records("salesInvoiceLines")
+    assert not run.records("salesInvoices")
