@@ -54,7 +54,22 @@ _AUTH_FORMS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
 }
 # Settings that mean nothing to an Airbyte source: Airbyte has no ACTIVATE_VERSION, and the
 # platform's full-refresh sync mode is what drops deleted rows.
-_NOT_FOR_AIRBYTE = frozenset({"auth_type", "emit_activate_version_messages"})
+# The SDK adds its Singer-only settings (stream maps, flattening, BATCH) to the tap's class schema
+# once a tap has been made in this process: leave them out, so the spec is the same either way.
+_NOT_FOR_AIRBYTE = frozenset(
+    {
+        "auth_type",
+        "emit_activate_version_messages",
+        "stream_maps",
+        "stream_map_config",
+        "faker_config",
+        "flattening_enabled",
+        "flattening_max_depth",
+        "flattening_max_key_length",
+        "flattening_separator",
+        "batch_config",
+    }
+)
 _TITLES = {
     "api_url": "API URL",
     "authority_url": "Authority URL",
