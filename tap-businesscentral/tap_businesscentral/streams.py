@@ -34,6 +34,14 @@ class LinesStream(BusinessCentralStream):
         """Only a full read of the set may retire old rows; lines of an incremental header don't."""
         return self.header_stream() is None and super().emit_activate_version_messages
 
+    @property
+    @override
+    def replication_method(self) -> str:
+        """INCREMENTAL while the header is selected: lines come with each changed header."""
+        if self.header_stream() is not None:
+            return "INCREMENTAL"
+        return super().replication_method
+
 
 class CompaniesStream(BusinessCentralStream):
     """The companies of the environment, limited to those ``company_ids`` chose."""
