@@ -1,0 +1,72 @@
+"""End to end: rows deleted in BC leave the warehouse on the next `meltano run`.
+
+Deletes are done as a BC user does them, through the API: a line removed from a draft invoice, a
+quote and an order deleted, a journal posted (its lines leave it), a customer deleted. The next
+run of MeltanoLabs target-postgres (soft delete, and hard_delete) leaves the live rows equal to
+BC's: per company and stream, sums to the cent, every header's total equal to its live lines.
+target-postgres 0.8.1 marks a record carrying ``_sdc_deleted_at`` (it upserts the key with
+the other columns empty), with or without hard_delete; hard_delete applies to ACTIVATE_VERSION.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+from bc_truth import STREAMS, assert_equal_to_bc, delete_like_a_user
+from e2e_support import env_for, meltano, project
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from conftest import RunningEmulator
+
+    from tests.e2e.conftest import Postgres
+
+
+@pytest.fixture(scope="module")
+def bc(start_emulator: Callable[..., RunningEmulator]) -> RunningEmulator:
+    return start_emulator(seed=21, scale=0.1)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory, bc: RunningEmulator) -> Path:
+    path = project(tmp_path_factory.mktemp("meltano-deletes"))
+    meltano(path, env_for(bc.info), "install", "target-postgres")
+    return path
+
+
+def _env(bc: RunningEmulator, postgres: Postgres, schema: str, *, hard: bool) -> dict[str, str]:
+    env = env_for(bc.info, **postgres.settings("TARGET_POSTGRES"))
+    env["TAP_BUSINESSCENTRAL__SELECT"] = json.dumps([f"{stream}.*" for stream in STREAMS])
+    env["TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA"] = schema
+    env["TARGET_POSTGRES_HARD_DELETE"] = "true" if hard else "false"
+    return env
+
+
+@pytest.mark.slow
+def test_deletes_in_bc_reach_target_postgres_soft_and_hard(
+    bc: RunningEmulator, folder: Path, postgres: Postgres
+) -> None:
+    runs = {
+        schema: _env(bc, postgres, schema, hard=schema == "hard") for schema in ("soft", "hard")
+    }
+    for schema, env in runs.items():
+        meltano(folder, env, "run", f"--state-id-suffix={schema}", "tap-businesscentral",
+                "target-postgres")  # fmt: skip
+        assert_equal_to_bc(bc, postgres, schema)
+
+    done = delete_like_a_user(bc)
+    assert {"salesInvoiceLines", "salesQuotes", "salesOrders", "customers"} <= set(done)
+
+    for schema, env in runs.items():
+        result = meltano(folder, env, "run", f"--state-id-suffix={schema}",
+                         "tap-businesscentral", "target-postgres")  # fmt: skip
+        assert_equal_to_bc(bc, postgres, schema)
+        assert "rows deleted in BC since the last reconciliation" in result.stderr
+    marked = postgres.psql(
+        'SELECT count(*) FROM soft."salesQuotes" WHERE _sdc_deleted_at IS NOT NULL'
+    )
+    assert int(marked[0][0]) == 1
