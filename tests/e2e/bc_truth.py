@@ -158,19 +158,21 @@ def delete_like_a_user(bc: RunningEmulator, company: int = 0) -> dict[str, int]:
             "salesInvoices?$filter=status eq 'Draft'&$expand=salesInvoiceLines", company
         ),
     )
-    invoice = next(i for i in invoices if len(i["salesInvoiceLines"]) > 1)
-    line = invoice["salesInvoiceLines"][0]
-    _delete(
-        bc,
-        bc.company_url(f"salesInvoices({invoice['id']})/salesInvoiceLines({line['id']})", company),
-    )
-    done["salesInvoiceLines"] = 1
-    quotes = _read(bc, bc.company_url("salesQuotes?$select=id", company))
-    _delete(bc, bc.company_url(f"salesQuotes({quotes[0]['id']})", company))
-    done["salesQuotes"] = 1
-    orders = _read(bc, bc.company_url("salesOrders?$select=id", company))
-    _delete(bc, bc.company_url(f"salesOrders({orders[0]['id']})", company))
-    done["salesOrders"] = 1
+    invoice = next((i for i in invoices if i["salesInvoiceLines"]), None)
+    if invoice is not None:
+        line = invoice["salesInvoiceLines"][0]
+        _delete(
+            bc,
+            bc.company_url(
+                f"salesInvoices({invoice['id']})/salesInvoiceLines({line['id']})", company
+            ),
+        )
+        done["salesInvoiceLines"] = 1
+    for documents in ("salesQuotes", "salesOrders"):
+        found = _read(bc, bc.company_url(f"{documents}?$select=id", company))
+        if found:
+            _delete(bc, bc.company_url(f"{documents}({found[0]['id']})", company))
+            done[documents] = 1
     journals = _read(bc, bc.company_url("journals?$expand=journalLines", company))
     journal = next((j for j in journals if j["journalLines"]), None)
     if journal is not None:

@@ -17,7 +17,7 @@ from tap_businesscentral.deletes.sketch import CELL_BYTES, Sketch, cells_for, in
 
 
 def _keys(count: int, seed: int) -> set[int]:
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - test data
     return {rng.getrandbits(128) for _ in range(count)}
 
 
@@ -76,7 +76,7 @@ def test_small_sets_are_remembered_by_their_keys_large_ones_by_a_fixed_size_sket
 
 def test_compare_finds_deletes_from_keys_and_from_a_sketch() -> None:
     keys = _keys(50_000, 9)
-    gone = set(random.Random(10).sample(sorted(keys), 25))
+    gone = set(random.Random(10).sample(sorted(keys), 25))  # noqa: S311 - test data
     inserted = _keys(30, 11)
     old = snapshot(_keyset(keys), 100, None, compare(None, _keyset(keys)))
     assert "sketch" in old
@@ -88,7 +88,7 @@ def test_compare_finds_deletes_from_keys_and_from_a_sketch() -> None:
 
 def test_a_failed_decode_is_counted_and_the_next_sketch_is_larger() -> None:
     keys = _keys(20_000, 12)
-    gone = set(random.Random(13).sample(sorted(keys), 2000))
+    gone = set(random.Random(13).sample(sorted(keys), 2000))  # noqa: S311 - test data
     old = snapshot(_keyset(keys), 50, None, compare(None, _keyset(keys)))
     found = compare(old, _keyset(keys - gone))
     assert found.missed > 0
