@@ -127,7 +127,7 @@ class TapBusinessCentral(Tap):
             default=DEFAULT_CAPACITY,
             description=(
                 "Differences (inserts and deletes) between two key reads that a stream's "
-                "remembered keys are sized for: about 42 bytes of state each, per company."
+                "remembered keys are sized for: about 57 bytes of state each, per company."
             ),
         ),
     ).to_dict()
