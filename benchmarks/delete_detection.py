@@ -46,14 +46,17 @@ def read(
     }
     rows: list[dict[str, Any]] = []
     requests_made = 0
+    size = 0
     started = time.perf_counter()
     next_url: str | None = url
     while next_url:
-        body = session.get(next_url, headers=headers, timeout=600).json()
+        response = session.get(next_url, headers=headers, timeout=600)
+        body = response.json()
+        size += len(response.content)
         requests_made += 1
         rows.extend(body["value"])
         next_url = body.get("@odata.nextLink")
-    return rows, requests_made, time.perf_counter() - started
+    return rows, requests_made, time.perf_counter() - started, size
 
 
 def main() -> None:
@@ -68,8 +71,10 @@ def main() -> None:
             root = f"{info['api_url']}/v2.0/{info['tenant_id']}/production/api/v2.0"
             company = info["companies"][0]["id"]
             url = f"{root}/companies({company})/generalLedgerEntries"
-            rows, whole_requests, whole_seconds = read(session, url, token)
-            keys_rows, key_requests, key_seconds = read(session, f"{url}?$select=id", token)
+            rows, whole_requests, whole_seconds, whole_bytes = read(session, url, token)
+            keys_rows, key_requests, key_seconds, key_bytes = read(
+                session, f"{url}?$select=id", token
+            )
         finally:
             process.terminate()
             process.wait(timeout=60)
@@ -91,17 +96,19 @@ def main() -> None:
         raise SystemExit(message)
     state_sketch = len(json.dumps(old))
     state_keys = len(keys_to_text(before.guids)) * PER // count
+    mb = 1_000_000
     print(f"rows read: {count} (figures per {PER:,} rows)")
-    print("| read | requests | seconds | state bytes per (stream, company) |")
-    print("| --- | --- | --- | --- |")
+    print("| read | requests | MB of JSON | seconds | state bytes per (stream, company) |")
+    print("| --- | --- | --- | --- | --- |")
     print(f"| whole set, every column (full table) | {whole_requests * factor:.1f} | "
-          f"{whole_seconds * factor:.2f} | 0 |")  # fmt: skip
-    print(f"| keys ($select=id) + compare, state = key list | {key_requests * factor:.1f} | "
-          f"{(key_seconds + compare_seconds) * factor:.2f} | {state_keys:,} |")  # fmt: skip
-    print(f"| keys ($select=id) + compare, state = sketch (1,000 differences) | "
-          f"{key_requests * factor:.1f} | {(key_seconds + compare_seconds) * factor:.2f} | "
+          f"{whole_bytes * factor / mb:.1f} | {whole_seconds * factor:.2f} | 0 |")  # fmt: skip
+    print(f"| keys ($select=id), state = key list | {key_requests * factor:.1f} | "
+          f"{key_bytes * factor / mb:.1f} | {key_seconds * factor:.2f} + "
+          f"{compare_seconds * factor:.2f} compare | {state_keys:,} |")  # fmt: skip
+    print(f"| keys ($select=id), state = sketch (1,000 differences) | "
+          f"{key_requests * factor:.1f} | {key_bytes * factor / mb:.1f} | "
+          f"{key_seconds * factor:.2f} + {compare_seconds * factor:.2f} compare | "
           f"{state_sketch:,} |")  # fmt: skip
-    print(f"compare + next snapshot alone: {compare_seconds * factor:.2f} s")
 
 
 if __name__ == "__main__":

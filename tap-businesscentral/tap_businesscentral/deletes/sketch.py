@@ -54,9 +54,15 @@ def int_guid(value: int) -> str:
     return str(uuid.UUID(int=value))
 
 
-def _digest(key: int, salt: int) -> int:
-    data = key.to_bytes(_KEY_BYTES, "big") + salt.to_bytes(1, "big")
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+def _hashes(key: int) -> tuple[int, int, int, int]:
+    """One BLAKE2b of the key: three 32-bit cell hashes and the 64-bit check hash."""
+    digest = hashlib.blake2b(key.to_bytes(_KEY_BYTES, "big"), digest_size=20).digest()
+    return (
+        int.from_bytes(digest[0:4], "big"),
+        int.from_bytes(digest[4:8], "big"),
+        int.from_bytes(digest[8:12], "big"),
+        int.from_bytes(digest[12:20], "big"),
+    )
 
 
 def cells_for(differences: int) -> int:
@@ -96,14 +102,16 @@ class Sketch:
         self.key_xor = [0] * self.size
         self.hash_xor = [0] * self.size
 
-    def _cells(self, key: int) -> list[int]:
+    def _cells(self, key: int) -> tuple[list[int], int]:
+        """The key's three cells (one in each third of the table) and its check hash."""
         part = self.size // _HASHES
-        return [i * part + _digest(key, i) % part for i in range(_HASHES)]
+        first, second, third, check = _hashes(key)
+        return [first % part, part + second % part, 2 * part + third % part], check
 
     def add(self, key: int, sign: int = 1) -> None:
         """Insert ``key`` (or, with ``sign=-1``, take it out)."""
-        check = _digest(key, 255)
-        for cell in self._cells(key):
+        cells, check = self._cells(key)
+        for cell in cells:
             self.count[cell] += sign
             self.key_xor[cell] ^= key
             self.hash_xor[cell] ^= check
@@ -145,7 +153,7 @@ class Sketch:
             key, sign = self.key_xor[cell], self.count[cell]
             (result.gone if sign > 0 else result.new).add(key)
             self.add(key, -sign)
-            pending.extend(c for c in self._cells(key) if self._pure(c))
+            pending.extend(c for c in self._cells(key)[0] if self._pure(c))
         result.left_cells = sum(
             1 for i in range(self.size) if self.count[i] or self.key_xor[i] or self.hash_xor[i]
         )
@@ -153,9 +161,7 @@ class Sketch:
         return result
 
     def _pure(self, cell: int) -> bool:
-        return self.count[cell] in (1, -1) and self.hash_xor[cell] == _digest(
-            self.key_xor[cell], 255
-        )
+        return self.count[cell] in (1, -1) and self.hash_xor[cell] == _hashes(self.key_xor[cell])[3]
 
     # -- state ---------------------------------------------------------------------------
     def to_text(self) -> str:
