@@ -72,15 +72,24 @@ def bc_table(bc: RunningEmulator, stream: str) -> Table:
     return rows
 
 
-def pg_table(postgres: Postgres, schema: str, stream: str) -> Table:
-    """The live rows of a loaded table, by (companyId, key), numbers exact."""
+def columns(stream: str) -> str:
+    """The columns compared: company, key, the document of lines, money."""
     key, money = STREAMS[stream]
     extra = "".join(f', "{column}"' for column in money)
     document = ', "documentId"' if stream in HEADERS.values() else ""
-    rows = postgres.psql(
-        f'SELECT "companyId", "{key}"{document}{extra} FROM {schema}."{stream}"'  # noqa: S608
-        " WHERE _sdc_deleted_at IS NULL"
-    )
+    return f'"companyId", "{key}"{document}{extra}'
+
+
+def pg_table(postgres: Postgres, schema: str, stream: str) -> Table:
+    """The live rows of a loaded table, by (companyId, key), numbers exact."""
+    sql = f'SELECT {columns(stream)} FROM {schema}."{stream}" WHERE _sdc_deleted_at IS NULL'  # noqa: S608
+    return to_table(stream, postgres.psql(sql))
+
+
+def to_table(stream: str, rows: list[list[str]]) -> Table:
+    """Rows of :func:`columns` (as text) by (companyId, key), numbers exact."""
+    money = STREAMS[stream][1]
+    document = stream in HEADERS.values()
     table: Table = {}
     for row in rows:
         values = iter(row[2:])
@@ -127,6 +136,11 @@ def header_gaps(headers: Table, lines: Table) -> dict[tuple[str, str], Decimal]:
 def assert_equal_to_bc(bc: RunningEmulator, postgres: Postgres, schema: str) -> None:
     """Rows per company and stream, sums to the cent, and headers equal to their lines."""
     loaded = {stream: pg_table(postgres, schema, stream) for stream in STREAMS}
+    assert_loaded_equal_to_bc(bc, loaded, schema)
+
+
+def assert_loaded_equal_to_bc(bc: RunningEmulator, loaded: dict[str, Table], schema: str) -> None:
+    """Loaded live rows equal BC's: per company and stream, to the cent, headers and lines."""
     truth = {stream: bc_table(bc, stream) for stream in STREAMS}
     for stream in STREAMS:
         assert per_company(loaded[stream]) == per_company(truth[stream]), (schema, stream)
