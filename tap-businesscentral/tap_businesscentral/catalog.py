@@ -2,7 +2,8 @@
 
 The EDMX is the source of truth; this module only adds the few rules it cannot say:
 which property is the change date, which sets are document lines that travel with their header,
-and how custom API sets are named. Everything here is pure so it can be tested without HTTP.
+which sets BC serves only through a parent, and how custom API sets are named. Everything here is
+pure so it can be tested without HTTP.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPANIES",
+    "PER_PARENT_ONLY",
+    "READ_THROUGH",
     "LineSpec",
+    "ParentRead",
     "StreamSpec",
     "build_specs",
 ]
@@ -40,6 +44,63 @@ class LineSpec:
     navigation: str
 
 
+# Sets BC refuses to read at company level (400 Application_DialogException; the emulator's
+# businesscentral_emulator/odata/refusals.py cites each AL page), and the parent collections BC
+# serves them through: the tap reads ``<parent>?$select=id&$expand=<set>``, one request per page
+# of parents. Document lines are found from ``$metadata`` (``_line_headers``) and read the same
+# way when their header is not selected. These children have no change date their parent
+# follows (a new payment does not touch its journal), so they are read in full every run.
+READ_THROUGH: dict[str, tuple[str, ...]] = {
+    "customerPayments": ("customerPaymentJournals",),
+    "vendorPayments": ("vendorPaymentJournals",),
+    "journalLines": ("journals",),
+    "timeRegistrationEntries": ("employees",),
+    "contactsInformation": ("customers", "vendors"),
+}
+
+# Sets BC serves only one parent at a time, or from so many parent sets that a stream of their
+# own would be a guess: not selected by default (and not read if selected; the reason is logged).
+PER_PARENT_ONLY: dict[str, str] = {
+    "dimensionSetLines": (
+        "BC serves dimension set lines only below their parent (one of some twenty sets, each "
+        "keyed by its own ids); add them to a parent stream with "
+        'stream_options, e.g. {"salesInvoices": {"expand": "dimensionSetLines"}}'
+    ),
+    "pictures": (
+        "BC serves a picture only below its parent (items(id)/picture, customers(id)/picture, ...)"
+        ", one parent per request"
+    ),
+    "applyVendorEntries": (
+        "BC serves apply vendor entries only below one vendor payment "
+        "(vendorPayments(id)/applyVendorEntries)"
+    ),
+    "pdfDocument": (
+        "BC generates a PDF document per request, only below one document "
+        "(salesInvoices(id)/pdfDocument)"
+    ),
+}
+
+# Key fields a set's own key needs to be unique in a stream read through several parents.
+_EXTRA_KEY: dict[str, tuple[str, ...]] = {"contactsInformation": ("relatedId",)}
+
+
+@dataclass(frozen=True)
+class ParentRead:
+    """How a set BC refuses at company level is read: expanded from a parent collection.
+
+    Attributes:
+        parent: The parent entity set, read at company level.
+        navigation: Its collection navigation to the set.
+        parent_key: The parent's property the navigation matches (``id``).
+        parent_field: The child's property that holds it (``documentId``, ``journalId``, ...).
+    """
+
+    parent: str
+    navigation: str
+    parent_key: str = "id"
+    parent_field: str = DOCUMENT_ID
+
+
 @dataclass(frozen=True)
 class StreamSpec:
     """One stream: an entity set of one API, and how it is read.
@@ -52,6 +113,9 @@ class StreamSpec:
         company_scoped: Read below ``companies({id})`` (all sets but ``companies``).
         lines: Lines sets expanded into this set's requests.
         header: For a lines stream, the stream whose requests bring its rows.
+        via: For a set BC refuses at company level, the parent collections it is read through.
+        unread_reason: Why a set BC serves only one parent at a time is not read.
+        extra_key: Fields added to the key (a set read through several parents).
     """
 
     name: str
@@ -61,11 +125,14 @@ class StreamSpec:
     company_scoped: bool = True
     lines: tuple[LineSpec, ...] = field(default=())
     header: str | None = None
+    via: tuple[ParentRead, ...] = ()
+    unread_reason: str | None = None
+    extra_key: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, ...]:
         """Primary key: the company first, because copied companies share record ids."""
-        return (COMPANY_ID, *self.entity_set.key)
+        return (COMPANY_ID, *self.extra_key, *self.entity_set.key)
 
 
 def change_date(entity_set: EntitySet) -> str | None:
@@ -117,6 +184,49 @@ def stream_name(api: ApiRoute, set_name: str, taken: set[str]) -> str:
     return f"{api.slug}__{set_name}"
 
 
+def parent_read(parent: EntitySet, navigation: str) -> ParentRead:
+    """The parent read of ``parent``'s ``navigation``, matched by its referential constraint."""
+    constraints = parent.navigations[navigation].constraints
+    if constraints:
+        own, referenced = constraints[0]
+        return ParentRead(parent.name, navigation, own, referenced)
+    return ParentRead(parent.name, navigation)
+
+
+def _read_through(model: ServiceModel, sets: list[EntitySet], name: str) -> tuple[ParentRead, ...]:
+    """The parent reads of a set BC refuses at company level, as far as ``$metadata`` has them."""
+    names = {s.name for s in sets}
+    return tuple(
+        parent_read(model.entity_sets[parent], name)
+        for parent in READ_THROUGH.get(name, ())
+        if parent in names and name in model.entity_sets[parent].navigations
+    )
+
+
+def _spec(  # noqa: PLR0913 - the parts of a spec, decided by the caller
+    api: ApiRoute,
+    model: ServiceModel,
+    sets: list[EntitySet],
+    entity_set: EntitySet,
+    *,
+    name: str,
+    lines: tuple[LineSpec, ...],
+) -> StreamSpec:
+    if not api.is_standard:
+        return StreamSpec(name, api, entity_set, change_date(entity_set), lines=lines)
+    via = _read_through(model, sets, entity_set.name)
+    return StreamSpec(
+        name,
+        api,
+        entity_set,
+        None if via else change_date(entity_set),
+        lines=lines,
+        via=via,
+        unread_reason=PER_PARENT_ONLY.get(entity_set.name),
+        extra_key=_EXTRA_KEY.get(entity_set.name, ()) if len(via) > 1 else (),
+    )
+
+
 def build_specs(models: dict[ApiRoute, ServiceModel]) -> list[StreamSpec]:
     """Every stream of the standard API and the custom APIs, lines right after their header.
 
@@ -144,7 +254,7 @@ def build_specs(models: dict[ApiRoute, ServiceModel]) -> list[StreamSpec]:
                 if header.name == entity_set.name
             )
             name = names[entity_set.name]
-            specs.append(StreamSpec(name, api, entity_set, change_date(entity_set), lines=lines))
+            specs.append(_spec(api, model, sets, entity_set, name=name, lines=lines))
             specs.extend(
                 StreamSpec(
                     line.stream_name,
@@ -152,6 +262,7 @@ def build_specs(models: dict[ApiRoute, ServiceModel]) -> list[StreamSpec]:
                     model.entity_sets[child],
                     None,
                     header=name,
+                    via=(parent_read(entity_set, navigation),),
                 )
                 for line in lines
                 for child, (header, navigation) in headers.items()

@@ -26,7 +26,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import Metadata, MetadataMapping
 
-from tap_businesscentral.catalog import COMPANY_ID, DOCUMENT_ID, StreamSpec
+from tap_businesscentral.catalog import COMPANY_ID, DOCUMENT_ID, ParentRead, StreamSpec
 from tap_businesscentral.deletes.detector import DeleteDetector, detects_deletes
 from tap_businesscentral.deletes.reconcile import DELETED_AT
 from tap_businesscentral.fetch import MAX_PAGE_SIZE, ReadRequest
@@ -82,6 +82,10 @@ class BusinessCentralStream(Stream):
         """Build the stream for ``spec`` with the schema derived from ``$metadata``."""
         self.spec = spec
         self.bc_tap = tap
+        # A set BC serves only one parent at a time is left out of a default selection.
+        self.selected_by_default = spec.unread_reason is None
+        self._reads_via: dict[tuple[str, str | None], ParentRead] = {}
+        self._unread_logged = False
         super().__init__(tap, schema=schema, name=spec.name)
         self.primary_keys = list(spec.key)
         self.replication_key = spec.replication_key
@@ -149,24 +153,31 @@ class BusinessCentralStream(Stream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Rows of one company, read page by page (ahead of time when prefetched)."""
-        request = self.read_request(context)
-        if request is None:
+        requests = self.read_requests(context)
+        if not requests:
             return
         self.bc_tap.schedule_reads()
         company_id = context.get(COMPANY_ID) if context else None
         detector = self.delete_detector
-        for index, page in enumerate(self.bc_tap.prefetcher.pages(request)):
-            if index and self.replication_key:
-                # The previous page is written and counted: a point a rerun can resume from.
-                self._write_state_message()
-            # One extraction time per page (and its expanded lines): when BC's page arrived.
-            self.bc_tap.time_extracted = utc_now()
-            if detector is None:
-                yield from self.rows(page, company_id)
-                continue
-            for row in self.rows(page, company_id):
-                detector.note(row, company_id)
-                yield row
+        for request in requests:
+            via = self._reads_via.get(request.key)
+            for index, page in enumerate(self.bc_tap.prefetcher.pages(request)):
+                if index and self.replication_key:
+                    # The previous page is written and counted: a point a rerun can resume from.
+                    self._write_state_message()
+                # One extraction time per page (and its expanded lines): when BC's page arrived.
+                self.bc_tap.time_extracted = utc_now()
+                rows = (
+                    self.rows(page, company_id)
+                    if via is None
+                    else self.children(page, company_id, via)
+                )
+                if detector is None:
+                    yield from rows
+                    continue
+                for row in rows:
+                    detector.note(row, company_id)
+                    yield row
         # Every row of the partition is written: deletes since the last run, then line counts.
         if detector is not None:
             if self.replication_key:
@@ -301,6 +312,17 @@ class BusinessCentralStream(Stream):
                     stream.write_lines(nested, row.get("id"), row[COMPANY_ID])
             yield row
 
+    def children(
+        self, page: list[dict[str, Any]], company_id: str | None, via: ParentRead
+    ) -> Iterator[dict[str, Any]]:
+        """This set's rows, expanded inside a page of parents: each keeps its parent's id."""
+        for parent in page:
+            for row in parent.get(via.navigation) or ():
+                row.pop(_ETAG, None)
+                row.setdefault(via.parent_field, parent.get(via.parent_key))
+                row[COMPANY_ID] = company_id
+                yield row
+
     def line_streams(self) -> list[tuple[str, BusinessCentralStream | None]]:
         """Expanded lines navigations, with their stream when it is selected."""
         found: list[tuple[str, BusinessCentralStream | None]] = []
@@ -338,7 +360,12 @@ class BusinessCentralStream(Stream):
 
     def selected_properties(self) -> list[str]:
         """Properties of the entity set that are selected (key and change date always)."""
-        always = {*self.spec.entity_set.key, self.replication_key, DOCUMENT_ID}
+        always = {
+            *self.spec.key,
+            self.replication_key,
+            DOCUMENT_ID,
+            *(via.parent_field for via in self.spec.via),
+        }
         return [
             name
             for name in self.schema.get("properties", {})
@@ -414,9 +441,37 @@ class BusinessCentralStream(Stream):
             parts.append(str(extra))
         return ",".join(parts) or None
 
-    def read_request(self, context: Context | None) -> ReadRequest | None:
-        """The partition's first URL; None for a lines stream whose header brings its rows."""
+    def read_requests(self, context: Context | None) -> list[ReadRequest]:
+        """The partition's reads: its own, or one per parent set BC serves it through."""
         if self.header_stream() is not None:
+            return []  # the header's pages bring the lines
+        if not self.spec.via:
+            request = self.read_request(context)
+            return [request] if request is not None else []
+        return [self._parent_request(context, via) for via in self.spec.via]
+
+    def _parent_request(self, context: Context | None, via: ParentRead) -> ReadRequest:
+        """``<parent>?$select=<key>&$expand=<set>(...)``: one request per page of parents."""
+        company_id = context.get(COMPANY_ID) if context else None
+        url = self.bc_tap.client.urls.entity_set_url(via.parent, company_id, self.spec.api)
+        nested = [f"$select={select}"] if (select := self.select_option()) else []
+        user = self.stream_options().get("filter")
+        if user:
+            nested.append(f"$filter={user}")
+        expand = f"{via.navigation}({';'.join(nested)})" if nested else via.navigation
+        query = encode_query({"$select": via.parent_key, "$expand": expand})
+        page_size = int(self.config.get("page_size") or MAX_PAGE_SIZE)
+        key = (f"{self.name} via {via.parent}", company_id)
+        self._reads_via[key] = via
+        return ReadRequest(key=key, url=f"{url}?{query}", page_size=page_size, nested=True)
+
+    def read_request(self, context: Context | None) -> ReadRequest | None:
+        """The partition's first URL; None for a set BC serves only one parent at a time."""
+        if self.spec.unread_reason is not None:
+            if not self._unread_logged:
+                self._unread_logged = True
+                reason = self.spec.unread_reason
+                self.logger.warning("Stream %s is not read: %s.", self.name, reason)
             return None
         company_id = context.get(COMPANY_ID) if context else None
         urls = self.bc_tap.client.urls

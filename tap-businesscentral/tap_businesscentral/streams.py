@@ -25,7 +25,9 @@ class EntitySetStream(BusinessCentralStream):
 class LinesStream(BusinessCentralStream):
     """Document lines: no change date; they arrive expanded inside their header's pages.
 
-    When the header stream is not selected, the lines set is read on its own, full table.
+    When the header stream is not selected, the lines are still read through the header
+    collection (``<header>?$select=id&$expand=<lines>``, BC refuses most lines sets at company
+    level), full table.
     """
 
     @property

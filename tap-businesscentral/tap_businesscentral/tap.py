@@ -233,9 +233,7 @@ class TapBusinessCentral(Tap):
                 continue
             contexts: list[dict[str, Any]] | None = stream.partitions
             for context in contexts if contexts is not None else [None]:
-                request = stream.read_request(context)
-                if request is not None:
-                    requests.append(request)
+                requests.extend(stream.read_requests(context))
         self.prefetcher.schedule(requests)
 
     # -- state ------------------------------------------------------------------------------

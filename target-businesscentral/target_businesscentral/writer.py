@@ -266,11 +266,7 @@ class WriteEngine:
     ) -> bool:
         item, write = sent.item, sent.write
         if result.ok:
-            if write.operation != "delete" and isinstance(result.body, dict):
-                item.found = result.body
-            outcome = {"create": "created", "update": "updated", "delete": "deleted"}
-            self._settle(item, Done(outcome[write.operation]), settled)
-            return False
+            return self._succeeded(item, write, result, settled)
         error = result.error(operation)
         if write.operation == "delete" and result.status == 404 and item.sent == "delete":  # noqa: PLR2004
             self._settle(item, Done("deleted"), settled)  # the lost DELETE had committed
@@ -283,6 +279,26 @@ class WriteEngine:
         if result.status in _UNKNOWN_STATUSES:
             return self._again(item, write.operation, error, sent=write.operation)
         self.reject(item, Rejection.from_error(write.operation, error))
+        return False
+
+    def _succeeded(
+        self, item: Item, write: Write, result: BatchResult, settled: list[Item]
+    ) -> bool:
+        """A write BC did: settle it, or PATCH back a value BC replaced on create (again)."""
+        if write.operation != "delete" and isinstance(result.body, dict):
+            item.found = result.body
+        if (
+            write.operation == "create"
+            and item.natural_key is not None  # found again by it next round
+            and isinstance(plan(item), Write)
+        ):
+            # BC replaced a value sent on create with one it derives (a purchase Item line's
+            # unitCost becomes the item's cost): PATCH the record's value back next round.
+            item.sent = "create"
+            return True
+        outcome = {"create": "created", "update": "updated", "delete": "deleted"}
+        done = "created" if item.sent == "create" else outcome[write.operation]
+        self._settle(item, Done(done), settled)
         return False
 
     def _unanswered(self, sent: _Sent, error: BusinessCentralError) -> bool:

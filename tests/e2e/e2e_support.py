@@ -30,6 +30,8 @@ AMOUNTS: dict[str, tuple[str, ...]] = {
     "generalLedgerEntries": ("debitAmount", "creditAmount"),
 }
 STREAMS = tuple(AMOUNTS)
+# Lines real BC serves only through their document (`$expand` of the header collection).
+THROUGH_HEADER = {"salesInvoiceLines": "salesInvoices"}
 Key = tuple[str, str]
 
 
@@ -76,14 +78,18 @@ def meltano(
 def bc_rows(bc: RunningEmulator, stream: str) -> dict[Key, dict[str, Any]]:
     """Every row of a set in every company, by (companyId, id), numbers exact."""
     rows: dict[Key, dict[str, Any]] = {}
+    header = THROUGH_HEADER.get(stream)
     for index, company in enumerate(bc.companies):
         url: str | None = bc.company_url(stream, index)
+        if header is not None:  # BC refuses a company-level read of the lines
+            url = bc.company_url(f"{header}?$select=id&$expand={stream}", index)
         while url:
             response = bc.get(url)
             response.raise_for_status()
             body = json.loads(response.text, parse_float=decimal.Decimal)
             for row in body["value"]:
-                rows[company["id"], row["id"]] = row
+                for line in row[stream] if header is not None else [row]:
+                    rows[company["id"], line["id"]] = line
             url = body.get("@odata.nextLink")
     return rows
 

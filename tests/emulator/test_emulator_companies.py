@@ -11,7 +11,7 @@ import pytest
 import requests
 from businesscentral_emulator.seed.populate import company_names, default_companies
 
-SETS = ("customers", "items", "generalLedgerEntries", "salesInvoices", "salesInvoiceLines")
+SETS = ("customers", "items", "generalLedgerEntries", "salesInvoices", "salesShipmentLines")
 
 
 def test_company_names_extend_the_cronus_pair_deterministically() -> None:

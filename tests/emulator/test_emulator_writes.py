@@ -161,16 +161,19 @@ def test_bad_guid_is_refused(bc):
     )
 
 
-@pytest.mark.parametrize("field", ["id", "lastModifiedDateTime", "balanceDue"])
+@pytest.mark.parametrize("field", ["lastModifiedDateTime", "balanceDue"])
 def test_read_only_fields_are_refused(bc, field):
-    values = {"id": "6f2d9b1e-0000-4000-8000-000000000001", "balanceDue": 12.5}
-    value = values.get(field, "2024-01-01T00:00:00Z")
+    value = 12.5 if field == "balanceDue" else "2024-01-01T00:00:00Z"
     response = post(bc, "customers", {"displayName": "X", field: value})
-    assert error_of(response)[:2] == (400, "BadRequest")
+    assert error_of(response) == (400, "BadRequest", f"Control '{field}' is read-only.")
     invoice_total = post(
         bc, "salesInvoices", {"customerNumber": customer_number(bc), "totalAmountIncludingTax": 5}
     )
-    assert error_of(invoice_total)[:2] == (400, "BadRequest")
+    assert error_of(invoice_total) == (
+        400,
+        "BadRequest",
+        "Control 'totalAmountIncludingTax' is read-only.",
+    )
 
 
 def test_duplicate_number_is_refused(bc):
@@ -189,15 +192,19 @@ def test_duplicate_number_is_refused(bc):
 def test_unknown_reference_is_refused(bc):
     response = post(bc, "salesInvoices", {"customerNumber": "NOSUCH"})
     assert error_of(response) == (
-        404,
-        "Internal_RecordNotFound",
-        "The Customer does not exist. Identification fields and values: No.='NOSUCH'",
+        400,
+        "Application_DialogException",
+        "The sell-to customer cannot be found.",
     )
 
 
 def test_required_customer_on_invoice(bc):
     response = post(bc, "salesInvoices", {"externalDocumentNumber": "X"})
-    assert error_of(response)[:2] == (400, "Application_FieldValidationException")
+    assert error_of(response) == (
+        400,
+        "Application_DialogException",
+        'A "customerNumber" or a "customerId" must be provided.',
+    )
 
 
 def test_read_only_sets_refuse_writes(bc):

@@ -65,9 +65,10 @@ def test_bc_refusals_carry_bcs_code_message_and_correlation_id(
     (rejected,) = run.rejected
     assert rejected["stream"] == "salesInvoices"
     assert rejected["operation"] == "create"
-    assert rejected["status"] == 404
-    assert rejected["code"] == "Internal_RecordNotFound"
-    assert "NO-SUCH-CUSTOMER" in rejected["message"]
+    # The invoice page's own label (APIV2SalesInvoices.Page.al, CouldNotFindSellToCustomerErr).
+    assert rejected["status"] == 400
+    assert rejected["code"] == "Application_DialogException"
+    assert "The sell-to customer cannot be found." in rejected["message"]
     assert rejected["correlation_id"]
 
 

@@ -28,6 +28,7 @@ from businesscentral_emulator.odata.batch import Operation, run_batch, with_comp
 from businesscentral_emulator.odata.errors import BusinessCentralError, not_found_segment
 from businesscentral_emulator.odata.paths import check_company, resolve
 from businesscentral_emulator.odata.query import QueryError, parse_query_options
+from businesscentral_emulator.odata.refusals import check_after_rows, check_read
 from businesscentral_emulator.rules.writes import Writer, WriteSettings
 from businesscentral_emulator.store.reader import MAX_PAGE_SIZE
 
@@ -319,15 +320,18 @@ class ApiEndpoints:
         target = resolve(api, odata_path)
         check_company(env.store, api, target)
         options = parse_query_options(query_params, target.entity_set.entity_type, api)
+        check_read(target, options)
         context = f"{api_root}/$metadata#{target.context}"
         if target.single:
             row = env.reader.read_single(target, options)
+            check_after_rows(target, options, found_rows=row is not None)
             if row is None:
                 return Response(status_code=204)
             return json_response({"@odata.context": f"{context}/$entity", **row})
         page_size, applied = _page_size(op.headers.get("prefer", ""))
         skiptoken = query_params.get("$skiptoken")
         page = env.reader.read_collection(target, options, page_size, skiptoken)
+        check_after_rows(target, options, found_rows=bool(page.rows))
         payload: dict[str, Any] = {"@odata.context": context, "value": page.rows}
         if page.next_token is not None:
             params = [(k, v) for k, v in query_params.multi_items() if k != "$skiptoken"]

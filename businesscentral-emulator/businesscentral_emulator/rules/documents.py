@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from businesscentral_emulator.odata.errors import BusinessCentralError
 from businesscentral_emulator.odata.values import format_datetime, format_decimal
+from businesscentral_emulator.rules.validation import STANDARD_ROUTE, dialog
 from businesscentral_emulator.store.sqlite import quote, table_name
 
 if TYPE_CHECKING:
@@ -362,6 +363,209 @@ def next_sequence(  # noqa: PLR0913, PLR0917
         (parent_id,),
     )
     return int(row[0] or 0) + 10000 if row else 10000
+
+
+# -- lines: what BC derives from the item or G/L account ------------------------------------------
+
+# The price field a line takes from its item: sales lines `unitPrice`, purchase lines the direct
+# unit cost (`unitCost`, named `directUnitCost` on purchaseOrderLines).
+LINE_PRICE: dict[str, tuple[str, str]] = {
+    "salesInvoiceLines": ("unitPrice", "unitPrice"),
+    "salesOrderLines": ("unitPrice", "unitPrice"),
+    "salesCreditMemoLines": ("unitPrice", "unitPrice"),
+    "salesQuoteLines": ("unitPrice", "unitPrice"),
+    "purchaseInvoiceLines": ("unitCost", "unitCost"),
+    "purchaseOrderLines": ("unitCost", "directUnitCost"),
+    "purchaseCreditMemoLines": ("unitCost", "unitCost"),
+}
+# Credit memo line pages validate accountId only against itemId; they do not look the account up
+# (APIV2SalesCreditMemLines.Page.al @257a4d34e58c1a2968dad9ac6f4f10045bd96983,
+# APIV2PurchCrMemoLines.Page.al @533b609ee48a309eece8cde9e5d542c45ddf973b).
+_ACCOUNT_UNCHECKED = frozenset({"salesCreditMemoLines", "purchaseCreditMemoLines"})
+ITEM_MISSING = "Item does not exist."
+ACCOUNT_MISSING = "Account does not exist."
+BOTH_ITEM_AND_ACCOUNT = 'Both "itemId" and "accountId" are specified. Specify only one of them.'
+_EMPTY = "00000000-0000-0000-0000-000000000000"
+
+
+def _find(  # noqa: PLR0913, PLR0917
+    store: Store,
+    api: ApiModel,
+    target: str,
+    company: str | None,
+    field: str,
+    value: Any,  # noqa: ANN401
+) -> dict[str, Any] | None:
+    names = list(api.entity_sets[target].entity_type.properties)
+    found = store.fetch_one(
+        f"SELECT {', '.join(quote(n) for n in names)} FROM {table_name(api.route, target)}"
+        f" WHERE _company IS ? AND {quote(field)} = ?",
+        (company, str(value).lower() if field == "id" else str(value)),
+    )
+    return None if found is None else dict(zip(names, found, strict=True))
+
+
+def _sent(row: dict[str, Any], changed: set[str], name: str) -> bool:
+    return name in changed and row.get(name) not in (None, "", _EMPTY)
+
+
+def derive_line(  # noqa: PLR0913, PLR0917
+    store: Store,
+    api: ApiModel,
+    set_name: str,
+    company: str | None,
+    row: dict[str, Any],
+    changed: set[str],
+) -> None:
+    """Resolve a line's item or account and fill what BC derives from it into `row`.
+
+    In page order (APIV2SalesInvoiceLines.Page.al @1701efe5ad0799a43093ec6053cb5c258e4bb135):
+    `itemId` must name an item (`Item does not exist.`) and sets lineObjectNumber and the type;
+    `accountId` after an item in the same body is refused (`Both "itemId" and "accountId" ...`),
+    must name a G/L account (`Account does not exist.`) and sets lineObjectNumber;
+    `lineObjectNumber` is looked up by the line type and sets itemId or accountId. Then the Sales
+    (Purchase) Line validation of No. fills description, unit of measure and price, unless sent.
+
+    Raises:
+        BusinessCentralError: An unknown item or account, or both itemId and accountId.
+    """
+    if set_name not in LINE_PRICE or api.route != STANDARD_ROUTE:
+        return
+    item, account = _line_target(store, api, set_name, company, row, changed)
+    own = api.entity_sets[set_name].entity_type.properties
+    if item is not None:
+        _derive_from_item(set_name, row, changed, item, own)
+    elif account is not None:
+        row.update(lineType="Account", accountId=account["id"], itemId=_EMPTY)
+        row["lineObjectNumber"] = account["number"]
+        if "description" not in changed:
+            row["description"] = account["displayName"]
+
+
+def _line_target(  # noqa: PLR0913, PLR0917
+    store: Store,
+    api: ApiModel,
+    set_name: str,
+    company: str | None,
+    row: dict[str, Any],
+    changed: set[str],
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The item or account the write points the line at: (item, account), in page order."""
+    item: dict[str, Any] | None = None
+    account: dict[str, Any] | None = None
+    if _sent(row, changed, "itemId"):
+        item = _find(store, api, "items", company, "id", row["itemId"])
+        if item is None:
+            raise dialog(ITEM_MISSING)
+    if _sent(row, changed, "accountId"):
+        if item is not None:
+            raise dialog(BOTH_ITEM_AND_ACCOUNT)
+        account = _find(store, api, "accounts", company, "id", row["accountId"])
+        if account is None and set_name not in _ACCOUNT_UNCHECKED:
+            raise dialog(ACCOUNT_MISSING)
+    if _sent(row, changed, "lineObjectNumber"):
+        by_number = _by_number(store, api, company, row, account)
+        item, account = by_number if by_number != (None, None) else (item, account)
+    return item, account
+
+
+def _by_number(
+    store: Store,
+    api: ApiModel,
+    company: str | None,
+    row: dict[str, Any],
+    account: dict[str, Any] | None,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """`lineObjectNumber` looked up by the line type (Item unless the type or accountId says)."""
+    line_type = row.get("lineType") or ("Account" if account is not None else "Item")
+    number = row["lineObjectNumber"]
+    if line_type == "Item":
+        item = _find(store, api, "items", company, "number", number)
+        if item is None:
+            raise dialog(ITEM_MISSING)
+        return item, None
+    if line_type == "Account":
+        found = _find(store, api, "accounts", company, "number", number)
+        if found is None:
+            raise dialog(ACCOUNT_MISSING)
+        return None, found
+    return None, None
+
+
+def _derive_from_item(
+    set_name: str,
+    row: dict[str, Any],
+    changed: set[str],
+    item: dict[str, Any],
+    own: dict[str, Any],
+) -> None:
+    """An Item line: number, type, description, unit of measure and price from the item.
+
+    Purchase lines take the item's cost even when the client sent one: a real POST of an Item line
+    replaced the `unitCost` sent with the item's cost (recorded traffic, issue 10 of this project).
+    BC's Purchase Line re-finds the direct unit cost when Quantity is validated, which the page
+    does after `unitCost`. Sales lines keep a sent `unitPrice` (the page validates it after
+    quantity).
+    """
+    row.update(lineType="Item", itemId=item["id"], accountId=_EMPTY)
+    row["lineObjectNumber"] = item["number"]
+    source, price_field = LINE_PRICE[set_name]
+    purchase = set_name.startswith("purchase")
+    defaults = {
+        "description": item.get("displayName"),
+        "unitOfMeasureId": item.get("baseUnitOfMeasureId"),
+        "unitOfMeasureCode": item.get("baseUnitOfMeasureCode"),
+    }
+    row.update(
+        {
+            name: value
+            for name, value in defaults.items()
+            if name in own and name not in changed and value is not None
+        }
+    )
+    if price_field in own and (purchase or price_field not in changed):
+        row[price_field] = item.get(source)
+
+
+def line_exists(
+    store: Store,
+    api: ApiModel,
+    set_name: str,
+    document_id: str,
+    sequence: Any,  # noqa: ANN401
+) -> bool:
+    """Whether the document already has a line with this sequence."""
+    row = store.fetch_one(
+        f'SELECT 1 FROM {table_name(api.route, set_name)} WHERE "documentId" = ?'
+        ' AND "sequence" = ?',
+        (document_id, int(sequence)),
+    )
+    return row is not None
+
+
+def duplicate_line(set_name: str) -> BusinessCentralError:
+    """A line POST whose sequence is taken, in the aggregator's words.
+
+    Sales: `CannotInsertALineThatAlreadyExistsErr` in Sales Invoice Aggregator / Graph Mgt - Sales
+    Order Buffer / Sal. Cr. Memo Buf.; purchase invoices: the Purch. Inv. Aggregator's own label.
+    """
+    if set_name == "purchaseInvoiceLines":
+        return dialog("You cannot insert a line with a duplicate sequence number.")
+    return dialog("You cannot insert a line because a line already exists.")
+
+
+def line_taxes(store: Store, api: ApiModel, set_name: str, document_id: str) -> str | None:
+    """The tax percent a new line of the document gets: that of its other lines (simplified).
+
+    BC computes it from the VAT/tax posting setup of the customer and item; the emulator has no
+    posting setup, so a new line takes the rate of the document's other lines, else 0.
+    """
+    row = store.fetch_one(
+        f'SELECT "taxPercent" FROM {table_name(api.route, set_name)} WHERE "documentId" = ?'
+        ' ORDER BY "sequence" LIMIT 1',
+        (document_id,),
+    )
+    return None if row is None else row[0]
 
 
 # -- posting -----------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Check a client's JSON body against the entity model, as BC refuses it, and convert it.
 
-Everything here follows the EDMX (names, types, MaxLength, enums); what the EDMX cannot say
-(read-only and required fields) lives in the one small table `RULES`.
+Types, names, MaxLength and enums follow the EDMX. What the EDMX cannot say (read-only fields,
+fields fixed once set, required fields, with BC's labels) lives in the tables below, one entry per
+entity set, each read from the set's API page in Microsoft's APIV2 AL source.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import datetime as dt
 import decimal
 import re
 import uuid
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from businesscentral_emulator.odata.errors import BusinessCentralError
@@ -21,20 +21,42 @@ if TYPE_CHECKING:
 
 _ENCODED = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INTEGER = re.compile(r"^\s*[+-]?\d{1,10}\s*$")
 _CHANGE_FIELDS = frozenset({"lastModifiedDateTime", "lastModfiedDateTime", "systemModifiedAt"})
-_HEADER_TOTALS = frozenset(
+EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
+
+# Read-only fields: each API page's `Editable = false` fields, from Microsoft's APIV2 AL source
+# (StefanMaron/MSDyn365BC.Code.History, APIV2/Source/_Exclude_APIV2_/src/pages/, the commit named
+# per set). `id` and the change-date fields are handled for every set (see `convert_body`).
+_TOTALS = frozenset({"totalAmountExcludingTax", "totalTaxAmount", "totalAmountIncludingTax"})
+_BILL_TO_ADDRESS = frozenset(
     {
-        "number",
-        "status",
-        "totalAmountExcludingTax",
-        "totalTaxAmount",
-        "totalAmountIncludingTax",
-        "remainingAmount",
+        "billToAddressLine1",
+        "billToAddressLine2",
+        "billToCity",
+        "billToCountry",
+        "billToState",
+        "billToPostCode",
     }
 )
+_PAY_TO = frozenset(
+    {
+        "payToName",
+        "payToContact",
+        "payToAddressLine1",
+        "payToAddressLine2",
+        "payToCity",
+        "payToCountry",
+        "payToState",
+        "payToPostCode",
+    }
+)
+_HEADER = _TOTALS | {"number", "status", "discountAppliedBeforeTax"}
 _LINE_AMOUNTS = frozenset(
     {
+        "discountAppliedBeforeTax",
         "amountExcludingTax",
+        "taxPercent",
         "totalTaxAmount",
         "amountIncludingTax",
         "invoiceDiscountAllocation",
@@ -43,38 +65,193 @@ _LINE_AMOUNTS = frozenset(
         "netAmountIncludingTax",
     }
 )
-
-
-@dataclass(frozen=True)
-class SetRules:
-    """What a set's API page makes read-only or required, beyond the EDMX."""
-
-    read_only: frozenset[str] = frozenset()
-    read_only_on_update: frozenset[str] = frozenset()
-    required_one_of: tuple[str, ...] = ()
-
-
-_DOCUMENT = SetRules(read_only=_HEADER_TOTALS)
-_LINE = SetRules(read_only=_LINE_AMOUNTS, read_only_on_update=frozenset({"documentId"}))
-
-# The one table of per-set write rules (BC's API pages mark these fields Editable = false).
-RULES: dict[str, SetRules] = {
-    "salesInvoices": SetRules(_HEADER_TOTALS, required_one_of=("customerNumber", "customerId")),
-    "salesOrders": SetRules(
-        _HEADER_TOTALS | {"fullyShipped"}, required_one_of=("customerNumber", "customerId")
+READ_ONLY: dict[str, frozenset[str]] = {
+    # APIV2SalesInvoices.Page.al @02a8df419400b10bfc9cc4bc714de5cd2ddb9fad
+    "salesInvoices": _HEADER
+    | _BILL_TO_ADDRESS
+    | {"customerName", "billToName", "orderId", "orderNumber", "pricesIncludeTax"}
+    | {"remainingAmount"},
+    # APIV2SalesOrders.Page.al @03c38418d322f60516c21dc3df9389ad3ada806f (pricesIncludeTax and
+    # fullyShipped are editable here)
+    "salesOrders": _HEADER | _BILL_TO_ADDRESS | {"customerName", "billToName"},
+    # APIV2SalesCreditMemos.Page.al @406aa00d20f4de9b6c097bc1956977caf4b8cc33 (bill-to address
+    # editable here)
+    "salesCreditMemos": _HEADER | {"customerName", "billToName", "pricesIncludeTax"},
+    # APIV2SalesQuotes.Page.al @05d57db6d43e38869cac1b56c2346aba8a889eec
+    "salesQuotes": (_HEADER - {"discountAppliedBeforeTax"})
+    | _BILL_TO_ADDRESS
+    | {"customerName", "billToName"},
+    # APIV2PurchaseInvoices.Page.al @114421e2d2490b5b431c9953b44d09e64c47ed21 (that version leaves
+    # totalAmountIncludingTax and discountAppliedBeforeTax unmarked; kept read-only as on every
+    # other document page)
+    "purchaseInvoices": _HEADER | _PAY_TO | {"vendorName", "orderId", "orderNumber"},
+    # APIV2PurchaseOrders.Page.al @02326b0079a61c1a35de8912007230f4f11e4f64
+    "purchaseOrders": _HEADER | (_PAY_TO - {"payToContact"}) | {"vendorName"},
+    # APIV2PurchaseCreditMemos.Page.al @3da3569a38ba567695e1b497643c910f65616830
+    "purchaseCreditMemos": _HEADER,
+    # APIV2SalesInvoiceLines.Page.al @1701efe5ad0799a43093ec6053cb5c258e4bb135
+    "salesInvoiceLines": _LINE_AMOUNTS,
+    # APIV2SalesOrderLines.Page.al @432e8a4ea56e52d3d3133d8a0c22b3561c214fa8
+    "salesOrderLines": _LINE_AMOUNTS,
+    # APIV2SalesCreditMemLines.Page.al @257a4d34e58c1a2968dad9ac6f4f10045bd96983
+    "salesCreditMemoLines": _LINE_AMOUNTS,
+    # APIV2SalesQuoteLines.Page.al @0812a5751b52e7c85053c8fb3c1ecb7bbb082d79
+    "salesQuoteLines": _LINE_AMOUNTS - {"netAmount", "invoiceDiscountAllocation"},
+    # APIV2PurchaseInvoiceLines.Page.al @38b9b432391128d2ef2a159c290ac2dbd0678cfb: only these; the
+    # other amounts are accepted and recomputed (not propagated to the Purchase Line)
+    "purchaseInvoiceLines": frozenset({"taxPercent", "totalTaxAmount"}),
+    # APIV2PurchaseOrderLines.Page.al @173d43a58b32a5aa3afcde5bc70636f435cd6ac7
+    "purchaseOrderLines": _LINE_AMOUNTS,
+    # APIV2PurchCrMemoLines.Page.al @533b609ee48a309eece8cde9e5d542c45ddf973b
+    "purchaseCreditMemoLines": _LINE_AMOUNTS,
+    # APIV2Customers.Page.al @069a685cfdaa720c6f0665d3da7f1e30253b8938
+    "customers": frozenset({"balanceDue", "taxAreaDisplayName"}),
+    # APIV2Vendors.Page.al @220c9d4e085ea7298091e1f021d9814a57319224 (`balance` is a FlowField);
+    # MicrosoftDocs/dynamics365smb-devitpro-pb issue 2390: a vendor POST with it fails
+    "vendors": frozenset({"balance"}),
+    # APIV2Employees.Page.al @270597d100da44810d4bc15d7e5ac31263b0e803 (displayName is computed)
+    "employees": frozenset({"displayName"}),
+    # APIV2Contacts.Page.al @06a21a8cf7913c4dbe7ee72ea383ad4f26c84c29
+    "contacts": frozenset({"lastInteractionDate"}),
+    # APIV2Journals.Page.al @06a21a8cf7913c4dbe7ee72ea383ad4f26c84c29
+    "journals": frozenset({"balancingAccountNumber"}),
+    # APIV2CustPaymJournals.Page.al @4761c2ff609291b394a6eed74217c88c59b9d764
+    "customerPaymentJournals": frozenset({"balancingAccountNumber"}),
+    # page 30061 "APIV2 - Vendor Paym. Journals"
+    "vendorPaymentJournals": frozenset({"balancingAccountNumber"}),
+    # APIV2Opportunities.Page.al @1076e0b5f48b1b285f391e93649328b178109a5f
+    "opportunities": frozenset(
+        {
+            "contactName",
+            "contactCompanyName",
+            "status",
+            "closed",
+            "creationDate",
+            "dateClosed",
+            "calculatedCurrentValue",
+            "chancesOfSuccessPrc",
+            "completedPrc",
+            "estimatedClosingDate",
+            "estimatedValue",
+            "systemCreatedAt",
+        }
     ),
-    "salesCreditMemos": SetRules(_HEADER_TOTALS, required_one_of=("customerNumber", "customerId")),
-    "purchaseInvoices": SetRules(_HEADER_TOTALS, required_one_of=("vendorNumber", "vendorId")),
-    "salesInvoiceLines": _LINE,
-    "salesOrderLines": _LINE,
-    "salesCreditMemoLines": _LINE,
-    "purchaseInvoiceLines": _LINE,
-    "customers": SetRules(frozenset({"balanceDue", "taxAreaDisplayName"})),
-    "vendors": SetRules(frozenset({"balance"})),
-    "items": SetRules(frozenset({"inventory"})),
-    "journals": SetRules(required_one_of=("code",)),
-    "journalLines": SetRules(read_only_on_update=frozenset({"journalId"})),
+    # APIV2TaxAreas.Page.al @0b1be9d5501f950379661f3fb2ea996a28d1b57d; issue 1953 of
+    # MicrosoftDocs/dynamics365smb-devitpro-pb shows BC refusing `taxType`
+    "taxAreas": frozenset({"taxType"}),
+    # page 30015 "APIV2 - Tax Groups"
+    "taxGroups": frozenset({"taxType"}),
+    # APIV2CompanyInformation.Page.al @1f415a716a12399d625ae36870e355a94b197ffa
+    "companyInformation": frozenset({"currencyCode", "currentFiscalYearStartDate", "picture"}),
+    # APIV2DefaultDimensions.Page.al @3d025c27b90f4b1aa8e1f3b07a8b87d3a3e85c36
+    "defaultDimensions": frozenset({"dimensionCode", "dimensionValueCode"}),
+    # APIV2CustContacts.Page.al @5c7fb05ec0049945f291c4de952603e0fc4026bb
+    "customerContacts": frozenset({"customerName"}),
+    # page 30041 "APIV2 - Time Registr. Entries"
+    "timeRegistrationEntries": frozenset(
+        {"absence", "lineNumber", "status", "unitOfMeasureId", "unitOfMeasureCode"}
+    ),
+    # APIV2DocumentAttachments.Page.al @551714c693c771c5b13a6d219b5bfece87c922f8
+    "documentAttachments": frozenset({"byteSize"}),
 }
+
+# Lines: fields that may be repeated on PATCH but not changed (OnValidate compares with xRec and
+# calls Error(<label>)); BC's labels word for word, per page (the quote/purchase/credit-memo pages
+# write `sequence` without quotes).
+_DOCUMENT_ID_LABEL = 'The value for "documentId" cannot be modified.'
+_OBJECT_NUMBER_LABEL = 'The value for "lineObjectNumber" cannot be modified.'
+_SEQUENCE_QUOTED = 'The value for "sequence" cannot be modified. Delete and insert the line again.'
+_SEQUENCE_BARE = "The value for sequence cannot be modified. Delete and insert the line again."
+
+
+def _line_fixed(sequence_label: str) -> dict[str, str]:
+    return {
+        "documentId": _DOCUMENT_ID_LABEL,
+        "sequence": sequence_label,
+        "lineObjectNumber": _OBJECT_NUMBER_LABEL,
+    }
+
+
+FIXED_ONCE_SET: dict[str, dict[str, str]] = {
+    "salesInvoiceLines": _line_fixed(_SEQUENCE_QUOTED),
+    "salesOrderLines": _line_fixed(_SEQUENCE_QUOTED),
+    "salesQuoteLines": _line_fixed(_SEQUENCE_BARE),
+    "salesCreditMemoLines": _line_fixed(_SEQUENCE_BARE),
+    "purchaseInvoiceLines": _line_fixed(_SEQUENCE_BARE),
+    "purchaseOrderLines": _line_fixed(_SEQUENCE_BARE),
+    "purchaseCreditMemoLines": _line_fixed(_SEQUENCE_BARE),
+    # APIV2JournalLines.Page.al @10383a2a4754c10fba7f2bb9222d4c203ca769e4
+    "journalLines": {"journalId": "The Journal Batch Id isn't editable."},
+    # APIV2CustomerPayments.Page.al @6098c9c06c18a3edf801d76b1d2247c6502dfdd4, APIV2VendorPayments
+    "customerPayments": {"journalId": "The Journal Id cannot be changed."},
+    "vendorPayments": {"journalId": "The Journal Id cannot be changed."},
+}
+# Fields whose OnValidate always errors when sent (the journal lines page).
+ALWAYS_REFUSED: dict[str, dict[str, str]] = {
+    "journalLines": {"journalDisplayName": "The Journal Batch Display Name isn't editable."},
+}
+# Fields refused on POST only (APIV2Items.Page.al @05d57db6d43e38869cac1b56c2346aba8a889eec:
+# a PATCH of `inventory` posts an adjustment; a POST errors).
+REFUSED_ON_INSERT: dict[str, dict[str, str]] = {
+    "items": {"inventory": "Inventory cannot be changed during on insert."},
+}
+# A PATCH that changes `id`: the document pages' OnModifyRecord label (salesInvoices without
+# quotes, the others with). Other sets: the read-only control message.
+ID_CHANGE_LABELS: dict[str, str] = {
+    "salesInvoices": "The id cannot be changed.",
+    **dict.fromkeys(
+        (
+            "salesOrders",
+            "salesCreditMemos",
+            "salesQuotes",
+            "purchaseInvoices",
+            "purchaseOrders",
+            "purchaseCreditMemos",
+        ),
+        'The "id" cannot be changed.',
+    ),
+}
+# POST without a customer or vendor: CheckSellToCustomerSpecified / CheckBuyFromVendorSpecified.
+_NO_CUSTOMER = 'A "customerNumber" or a "customerId" must be provided.'
+REQUIRED_PARTY: dict[str, tuple[tuple[str, str], str]] = {
+    "salesInvoices": (("customerNumber", "customerId"), _NO_CUSTOMER),
+    "salesOrders": (("customerNumber", "customerId"), _NO_CUSTOMER),
+    "salesCreditMemos": (("customerNumber", "customerId"), _NO_CUSTOMER),
+    "salesQuotes": (("customerNumber", "customerId"), _NO_CUSTOMER),
+    "purchaseInvoices": (
+        ("vendorNumber", "vendorId"),
+        'A "vendorNumber" or a "vendorID" must be provided.',
+    ),
+    "purchaseOrders": (
+        ("vendorNumber", "vendorId"),
+        'A "vendorNumber" or a "vendorId" must be provided.',
+    ),
+    "purchaseCreditMemos": (
+        ("vendorNumber", "vendorId"),
+        'A "vendorNumber" or a "vendorId" must be provided.',
+    ),
+}
+NO_NAME = 'A "displayName" must be provided.'
+BLANK_NAME = 'The blank "displayName" is not allowed.'
+# customers and contacts: OnInsertRecord / displayName OnValidate (APIV2Customers.Page.al
+# @069a685cfdaa720c6f0665d3da7f1e30253b8938, APIV2Contacts.Page.al); vendors have no such check.
+NAME_REQUIRED = frozenset({"customers", "contacts"})
+
+
+STANDARD_ROUTE = "v2.0"
+
+
+def page_name(api: ApiModel, entity_set: EntitySet) -> str:
+    """The key of a set's page rules: its name on BC's standard v2.0 API, else "" (no rules).
+
+    A custom API page (a partner's `customers`) has its own AL page, not Microsoft's.
+    """
+    return entity_set.name if api.route == STANDARD_ROUTE else ""
+
+
+def dialog(message: str) -> BusinessCentralError:
+    """An AL `Error(...)` on an API page: BC answers 400 `Application_DialogException`."""
+    return BusinessCentralError(400, "Application_DialogException", message)
 
 
 def decode_member(name: str) -> str:
@@ -104,9 +281,28 @@ def unknown_property(api: ApiModel, entity_set: EntitySet, name: str) -> Busines
 
 
 def read_only(name: str) -> BusinessCentralError:
-    """A write to a field the API page does not let clients change (wording invented)."""
+    """A write to a field the API page keeps read-only (`Editable = false`, a FlowField).
+
+    Wording and code from a real v2.0 response (MicrosoftDocs/dynamics365smb-devitpro-pb issue
+    1953: `{"code": "BadRequest", "message": "Control 'taxType' is read-only. ..."}`; issue 618
+    has the same message for `taxAreaDisplayName`). Microsoft Learn's error-code table
+    (dynamics-error-codes.md, dated 2017) lists `BadRequest_InvalidOperation` for this exception;
+    the later real response is followed.
+    """
+    return BusinessCentralError(400, "BadRequest", f"Control '{name}' is read-only.")
+
+
+def decimal_as_string(edm_type: str) -> BusinessCentralError:
+    """ODataLib's refusal of a decimal sent as a JSON string without `IEEE754Compatible=true`.
+
+    Wording from ODataLib (seen on Dataverse, the same library: PowerPlatform-DataverseServiceClient
+    issue 26); not confirmed on BC, see the notes.
+    """
     return BusinessCentralError(
-        400, "BadRequest", f"The property '{name}' is read-only and cannot be modified."
+        400,
+        "BadRequest",
+        f"Cannot convert a value to target type '{edm_type}' because of conflict between input"
+        " format string/number and parameter 'IEEE754Compatible' false/true.",
     )
 
 
@@ -133,7 +329,7 @@ def _check_enum(prop: Property, value: Any) -> None:  # noqa: ANN401
         )
 
 
-def _check_scalar(prop: Property, value: Any) -> None:  # noqa: ANN401, C901, PLR0912
+def _check_scalar(prop: Property, value: Any) -> None:  # noqa: ANN401, C901
     kind = prop.kind
     ok = True
     if kind == "guid":
@@ -143,15 +339,15 @@ def _check_scalar(prop: Property, value: Any) -> None:  # noqa: ANN401, C901, PL
             ok = False
         ok = ok and isinstance(value, str)
     elif kind == "decimal":
-        ok = isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
         if isinstance(value, str):
-            try:
-                decimal.Decimal(value)
-                ok = True
-            except decimal.InvalidOperation:
-                ok = False
+            raise decimal_as_string(prop.edm_type)
+        ok = isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
     elif kind == "int":
-        ok = isinstance(value, int) and not isinstance(value, bool)
+        # A JSON string of digits is converted, as BC accepted `"sequence": "10"` (201, read
+        # back as 10) in real recorded traffic (issue 10 of this project).
+        ok = (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, str) and bool(_INTEGER.match(value))
+        )
     elif kind == "bool":
         ok = isinstance(value, bool)
     elif kind == "date":
@@ -196,12 +392,20 @@ def convert_body(
     insert: bool,
     allowed_navigations: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Validate a POST/PATCH body: (stored values, navigation payloads for deep insert)."""
+    """Validate a POST/PATCH body: (stored values, navigation payloads for deep insert).
+
+    `id` passes here: a POST may set it (the OData stack persists a SystemId sent on POST, BC
+    2020 release wave 2 and later), and a PATCH may repeat it unchanged (200 on BC in real
+    recorded traffic); `check_update` refuses a changed one.
+    """
     if not isinstance(body, dict):
         msg = "The request body must be a JSON object."
         raise BusinessCentralError(400, "BadRequest", msg)
     props = entity_set.entity_type.properties
-    rules = RULES.get(entity_set.name, SetRules())
+    name_of_set = page_name(api, entity_set)
+    read_only_fields = READ_ONLY.get(name_of_set, frozenset())
+    always = ALWAYS_REFUSED.get(name_of_set, {})
+    on_insert = REFUSED_ON_INSERT.get(name_of_set, {}) if insert else {}
     stored: dict[str, Any] = {}
     nested: dict[str, Any] = {}
     for name, value in body.items():
@@ -213,31 +417,55 @@ def convert_body(
         prop = props.get(name)
         if prop is None:
             raise unknown_property(api, entity_set, name)
-        if (
-            name == "id"
-            or name in _CHANGE_FIELDS
-            or name in rules.read_only
-            or (not insert and name in rules.read_only_on_update)
-        ):
+        if name in _CHANGE_FIELDS or name in read_only_fields:
             raise read_only(name)
+        if name in always:
+            raise dialog(always[name])
+        if name in on_insert:
+            raise dialog(on_insert[name])
         stored[name] = check_value(prop, value)
     return stored, nested
 
 
-def check_required(entity_set: EntitySet, row: dict[str, Any]) -> None:
-    """A new row must name what its page requires (modelled on BC's TestField message)."""
-    rules = RULES.get(entity_set.name)
-    if rules is None or not rules.required_one_of:
+def check_update(
+    api: ApiModel, entity_set: EntitySet, row: dict[str, Any], values: dict[str, Any]
+) -> None:
+    """Refuse a PATCH that changes what the page lets a client repeat but not change.
+
+    `values` loses `id` (never written by a PATCH). A field of `FIXED_ONCE_SET` errors only when
+    it had a value and the body changes it (the pages compare with xRec).
+    """
+    page = page_name(api, entity_set)
+    new_id = values.pop("id", None)
+    if new_id is not None and str(new_id).lower() != str(row.get("id") or "").lower():
+        label = ID_CHANGE_LABELS.get(page)
+        raise dialog(label) if label else read_only("id")
+    for name, label in FIXED_ONCE_SET.get(page, {}).items():
+        if name not in values:
+            continue
+        old = row.get(name)
+        if old in (None, "", 0, EMPTY_GUID):
+            continue
+        if str(values[name]).lower() != str(old).lower():
+            raise dialog(label)
+    if page in NAME_REQUIRED and values.get("displayName") == "":
+        raise dialog(BLANK_NAME)
+
+
+def check_required(api: ApiModel, entity_set: EntitySet, body: dict[str, Any]) -> None:
+    """A POST must name what its page's OnInsertRecord requires, in BC's words.
+
+    Checked on the fields the client sent (before anything is derived), as the pages do.
+    """
+    name = page_name(api, entity_set)
+    if name in NAME_REQUIRED:
+        if "displayName" not in body:
+            raise dialog(NO_NAME)
+        if body["displayName"] == "":
+            raise dialog(BLANK_NAME)
+    required = REQUIRED_PARTY.get(name)
+    if required is None:
         return
-    if any(
-        row.get(name) not in (None, "", "00000000-0000-0000-0000-000000000000")
-        for name in rules.required_one_of
-    ):
-        return
-    field_name = rules.required_one_of[0]
-    raise BusinessCentralError(
-        400,
-        "Application_FieldValidationException",
-        f"{field_name} must have a value in {entity_set.entity_type.name}: id=. It cannot be"
-        " zero or empty.",
-    )
+    fields, label = required
+    if not any(body.get(field) not in (None, "", EMPTY_GUID) for field in fields):
+        raise dialog(label)

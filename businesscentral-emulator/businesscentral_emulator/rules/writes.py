@@ -19,7 +19,14 @@ from businesscentral_emulator.odata.query import QueryOptions
 from businesscentral_emulator.odata.values import empty_value
 from businesscentral_emulator.rules import documents as docs
 from businesscentral_emulator.rules.references import resolve_references
-from businesscentral_emulator.rules.validation import check_required, convert_body
+from businesscentral_emulator.rules.validation import (
+    EMPTY_GUID,
+    check_required,
+    check_update,
+    convert_body,
+    dialog,
+    page_name,
+)
 from businesscentral_emulator.store.sqlite import quote, table_name
 
 if TYPE_CHECKING:
@@ -33,6 +40,23 @@ if TYPE_CHECKING:
 _savepoints = count(1)
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 _CHANGE_FIELDS = ("lastModifiedDateTime", "lastModfiedDateTime", "systemModifiedAt")
+NO_DOCUMENT = "No document with the specified ID exists."
+_REFERENCE_FIELDS = frozenset(
+    {
+        "customerId",
+        "customerNumber",
+        "billToCustomerId",
+        "billToCustomerNumber",
+        "vendorId",
+        "vendorNumber",
+        "payToVendorId",
+        "payToVendorNumber",
+        "itemId",
+        "accountId",
+        "lineObjectNumber",
+        "accountNumber",
+    }
+)
 
 
 @contextmanager
@@ -179,9 +203,8 @@ class Writer:
         if header_set is None:
             return
         header = self._fetch(api, api.entity_sets[header_set], '"id" = ?', [row.get("documentId")])
-        if header is None:
-            type_name = api.entity_sets[header_set].entity_type.name
-            raise record_not_found(type_name, str(row.get("documentId") or ""))
+        if header is None:  # the aggregators' label (Sales Invoice Aggregator and siblings)
+            raise dialog(NO_DOCUMENT)
         if docs.is_posted(header_set, header):
             raise docs.posted_error(header_set)
 
@@ -261,18 +284,10 @@ class Writer:
         row = dict(values)
         row["_company"] = company
         resolve_references(self.store, api, name, company, row, changed)
+        docs.derive_line(self.store, api, name, company, row, changed)
         header_set = docs.HEADER_OF_LINES.get(name)
         if header_set is not None:
-            if not row.get("documentId"):
-                raise docs_missing_document(name)
-            self._header_posted_check(api, name, row)
-            row.setdefault(
-                "sequence",
-                docs.next_sequence(
-                    self.store, api, name, "documentId", row["documentId"], "sequence"
-                ),
-            )
-            row.update(docs.line_amounts(row))
+            self._prepare_line(api, entity_set, row)
         if name == "journalLines" and row.get("journalId"):
             row.setdefault(
                 "lineNumber",
@@ -280,13 +295,14 @@ class Writer:
                     self.store, api, name, "journalId", row["journalId"], "lineNumber"
                 ),
             )
-        check_required(entity_set, row)
+        check_required(api, entity_set, row)
+        _computed(api, entity_set, row)
         if "number" in props and not row.get("number"):
             row["number"] = docs.next_number(self.store, api, name, company)
         if name in docs.DOCUMENTS:
             row["status"] = "Draft"
         self._check_unique(api, entity_set, row, None)
-        row["id"] = str(uuid.uuid4())
+        row["id"] = self._new_id(api, entity_set, row.get("id"))
         changed_field = api.change_date_field(entity_set)
         if changed_field:
             row[changed_field] = docs.now_stored()
@@ -305,6 +321,44 @@ class Writer:
             self._refresh_header(api, header_set, str(row["documentId"]))
         return str(row["id"])
 
+    def _prepare_line(self, api: ApiModel, entity_set: EntitySet, row: dict[str, Any]) -> None:
+        """A new line: its document, its sequence (BC's numbering or a free one), its amounts."""
+        name = entity_set.name
+        if not row.get("documentId"):
+            raise docs_missing_document()
+        self._header_posted_check(api, name, row)
+        document_id = str(row["documentId"])
+        if row.get("sequence") in (None, 0):
+            row["sequence"] = docs.next_sequence(
+                self.store, api, name, "documentId", document_id, "sequence"
+            )
+        elif docs.line_exists(self.store, api, name, document_id, row["sequence"]):
+            raise docs.duplicate_line(name)
+        if "taxPercent" in entity_set.entity_type.properties and "taxPercent" not in row:
+            row["taxPercent"] = docs.line_taxes(self.store, api, name, document_id) or "0"
+        row.update(docs.line_amounts(row))
+
+    def _new_id(self, api: ApiModel, entity_set: EntitySet, sent: Any) -> str:  # noqa: ANN401
+        """The new row's id: the one the client sent, else a new one.
+
+        BC 2020 release wave 2 and later persist a SystemId sent in a POST (Microsoft Learn,
+        "Table system fields"). A clash with an existing row is refused as a duplicate key
+        (wording modelled on BC's duplicate-key message; unconfirmed for SystemId).
+        """
+        if sent in (None, "", EMPTY_GUID):
+            return str(uuid.uuid4())
+        clash = self.store.fetch_one(
+            f'SELECT 1 FROM {table_name(api.route, entity_set.name)} WHERE "id" = ?', (sent,)
+        )
+        if clash is not None:
+            raise BusinessCentralError(
+                409,
+                "Internal_EntityWithSameKeyExists",
+                f"The record in table {caption(entity_set.entity_type.name)} already exists."
+                f" Identification fields and values: Id='{sent}'",
+            )
+        return str(sent)
+
     # -- PATCH -------------------------------------------------------------------------------
 
     def update(self, target: Target, body: Any, if_match: str | None) -> dict[str, Any]:  # noqa: ANN401
@@ -318,10 +372,15 @@ class Writer:
             self._check_etag(if_match, row, required=True)
             self._header_posted_check(api, name, row)
             values, _ = convert_body(api, entity_set, body, insert=False)
+            check_update(api, entity_set, row, values)
             merged = {**row, **values}
-            resolve_references(self.store, api, name, row["_company"], merged, set(values))
+            # A reference repeated unchanged is not looked up again (nothing is re-derived).
+            sent = {k for k in values if k not in _REFERENCE_FIELDS or values[k] != row.get(k)}
+            resolve_references(self.store, api, name, row["_company"], merged, sent)
+            docs.derive_line(self.store, api, name, row["_company"], merged, sent)
             if name in docs.HEADER_OF_LINES:
                 merged.update(docs.line_amounts(merged))
+            _computed(api, entity_set, merged)
             changes = {
                 key: merged[key]
                 for key in entity_set.entity_type.properties
@@ -529,10 +588,20 @@ class Writer:
         self._delete_document(api, target.entity_set.name, order_lines, order)
 
 
-def docs_missing_document(set_name: str) -> BusinessCentralError:
-    """A company-level line POST without its document (wording invented)."""
-    return BusinessCentralError(
-        400,
-        "BadRequest_RequiredParamNotProvided",
-        f"The documentId of a {set_name} line must be given.",
-    )
+def _computed(api: ApiModel, entity_set: EntitySet, row: dict[str, Any]) -> None:
+    """Fields a page computes on every write.
+
+    employees.displayName = `StrSubstNo('%1 %2', "First Name", "Last Name")`
+    (APIV2Employees.Page.al @270597d100da44810d4bc15d7e5ac31263b0e803).
+    """
+    if page_name(api, entity_set) == "employees":
+        row["displayName"] = f"{row.get('givenName') or ''} {row.get('surname') or ''}"
+
+
+def docs_missing_document() -> BusinessCentralError:
+    """A company-level line POST without its document, in the aggregators' words.
+
+    `DocumentIDNotSpecifiedErr` of Sales Invoice Aggregator
+    (@c845a0c4974a573382204b27b5af2dd4397a6db6) and its siblings.
+    """
+    return dialog("You must specify a document id to get the lines.")

@@ -601,7 +601,8 @@ def party_reports(ctx: CompanyContext) -> None:
                 open_total[key] = open_total.get(key, 0) + int(invoice["_total"])
         parties = ctx.ref(party_set)
         aged_set = "agedAccountsReceivables" if side == "customer" else "agedAccountsPayables"
-        ctx.insert(aged_set, (_aged_row(ctx, side, p, open_total, today) for p in parties))
+        aged = [_aged_row(ctx, side, p, open_total, today) for p in parties]
+        ctx.insert(aged_set, [*aged, _aged_total(side, aged, today)])
         sums_set = "customerSales" if side == "customer" else "vendorPurchases"
         amount_field = "totalSalesAmount" if side == "customer" else "totalPurchaseAmount"
         ctx.insert(
@@ -643,8 +644,10 @@ def _aged_row(
         f"{side}Id": party["id"],
         f"{side}Number": party["number"],
         "name": party["displayName"],
+        # AR shows a blank customer currency as the LCY code; AP keeps the vendor's as it is
+        # (Graph Mgt - Reports.SetUpAgedReportAPIData).
         "currencyCode": party["currencyCode"]
-        if party["currencyCode"] != ctx.locale.currency
+        if side == "customer" or party["currencyCode"] != ctx.locale.currency
         else "",
         "balanceDue": cents_text(due),
         "currentAmount": cents_text(current),
@@ -657,3 +660,30 @@ def _aged_row(
         "agedAsOfDate": today,
         "periodLengthFilter": "30D",
     }
+
+
+_AGED_AMOUNTS = ("balanceDue", "currentAmount", "period1Amount", "period2Amount", "period3Amount")
+
+
+def _aged_total(side: str, rows: list[Row], today: str) -> Row:
+    """The row BC appends to an aged report: empty GUID, name `Total`, each amount summed.
+
+    Source: BaseApp codeunit "Graph Mgt - Reports".SetUpAgedReportAPIData (AgedReportEntity.Init,
+    AccountId := DummyGuid, Name := 'Total', CalcSums of each period and the balance; the
+    period labels and the currency stay blank).
+    """
+    total: Row = {
+        f"{side}Id": EMPTY_GUID,
+        f"{side}Number": "",
+        "name": "Total",
+        "currencyCode": "",
+        "period1Label": "",
+        "period2Label": "",
+        "period3Label": "",
+        "agedAsOfDate": today,
+        "periodLengthFilter": "30D",
+    }
+    for name in _AGED_AMOUNTS:
+        cents = sum(int(Decimal(str(row[name])) * 100) for row in rows)
+        total[name] = cents_text(cents)
+    return total

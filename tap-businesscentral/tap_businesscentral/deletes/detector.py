@@ -65,7 +65,8 @@ class DeleteDetector:
     def __init__(self, stream: BusinessCentralStream) -> None:
         """Detect deletes of ``stream``."""
         self.stream = stream
-        self.key_names = tuple(stream.spec.entity_set.key)
+        # The stream's key but the company (a set read through several parents adds a field).
+        self.key_names = tuple(name for name in stream.spec.key if name != COMPANY_ID)
         # Keys written this run, per company (lines arrive inside their header's pages).
         self.written: dict[str | None, KeySet] = {}
 
