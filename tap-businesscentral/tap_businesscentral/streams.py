@@ -39,10 +39,13 @@ class LinesStream(BusinessCentralStream):
     @property
     @override
     def replication_method(self) -> str:
-        """INCREMENTAL while the header is selected: lines come with each changed header."""
-        if self.header_stream() is not None:
-            return "INCREMENTAL"
-        return super().replication_method
+        """INCREMENTAL while the header is selected: lines come with each changed header.
+
+        (Lines have no change date of their own.)
+        """
+        # Not the catalog's word: a discovered catalog says INCREMENTAL, the header's selection
+        # decides. Read alone (through the header collection), the lines are a full table.
+        return "INCREMENTAL" if self.header_stream() is not None else "FULL_TABLE"
 
 
 class CompaniesStream(BusinessCentralStream):
