@@ -95,7 +95,9 @@ def test_deletes_in_bc_reach_target_postgres_soft_and_hard(
         assert_equal_to_bc(bc, postgres, schema)
 
     done = delete_like_a_user(bc)
-    assert {"salesInvoiceLines", "salesQuotes", "salesOrders", "customers"} <= set(done)
+    assert {"salesInvoiceLines", "salesQuotes", "salesOrders", "journalLines", "customers"} <= set(
+        done
+    )
 
     for schema, env in runs.items():
         result = meltano(folder, env, "run", f"--state-id-suffix={schema}",
