@@ -131,3 +131,38 @@ def test_key_reads_every_n_hours_keep_what_was_written_between(
         partition["deletes"]["at"] = "2000-01-01T00:00:00+00:00"  # a day has passed
     third = run_tap(tmp_path, config, catalog=catalog, state=state)
     assert [r["id"] for r in _deletes(third.records("customers"))] == [new_id]
+
+
+def test_a_sketch_too_small_warns_finds_what_it_can_and_grows(
+    bc: RunningEmulator, tmp_path: Path
+) -> None:
+    # Capacity 1: above 57 keys a company's customers are remembered by a sketch of 33 cells.
+    config = tap_config(bc.info, detect_deletes_capacity=1, company_ids=[bc.companies[0]["id"]])
+    catalog = catalog_for(config, ["customers"])
+    made = []
+    for number in range(80):
+        response = bc.request(
+            "POST", bc.company_url("customers", 0), json={"displayName": f"Bulk {number}"}
+        )
+        assert response.status_code == 201, response.text
+        made.append(response.json()["id"])
+    first = run_tap(tmp_path, config, catalog=catalog)
+    snapshot = first.states[-1]["bookmarks"]["customers"]["partitions"][0]["deletes"]
+    assert "sketch" in snapshot
+
+    for row_id in made[:60]:
+        assert bc.request("DELETE", bc.company_url(f"customers({row_id})", 0)).status_code == 204
+    second = run_tap(tmp_path, config, catalog=catalog, state=first.states[-1])
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "more rows changed since the last reconciliation than its sketch holds" in second.stderr
+    found = {r["id"] for r in _deletes(second.records("customers"))}
+    assert found <= set(made[:60])  # whatever it sends is a real delete
+    grown = second.states[-1]["bookmarks"]["customers"]["partitions"][0]["deletes"]
+    # Next time: the keys themselves (when smaller) or a sketch four times larger.
+    assert "keys" in grown or len(grown["sketch"]) >= 4 * len(snapshot["sketch"]) - 8
+
+    for row_id in made[60:65]:
+        assert bc.request("DELETE", bc.company_url(f"customers({row_id})", 0)).status_code == 204
+    third = run_tap(tmp_path, config, catalog=catalog, state=second.states[-1])
+    assert "than its sketch holds" not in third.stderr
+    assert {r["id"] for r in _deletes(third.records("customers"))} == set(made[60:65])
