@@ -24,8 +24,11 @@ from singer_sdk import Stream
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.singerlib import Metadata, MetadataMapping
 
 from tap_businesscentral.catalog import COMPANY_ID, DOCUMENT_ID, ParentRead, StreamSpec
+from tap_businesscentral.deletes.detector import DeleteDetector, detects_deletes
+from tap_businesscentral.deletes.reconcile import DELETED_AT
 from tap_businesscentral.fetch import MAX_PAGE_SIZE, ReadRequest
 from tap_businesscentral.writer import BufferedMsgSpecWriter
 
@@ -91,6 +94,8 @@ class BusinessCentralStream(Stream):
         self._record_writer: tuple[BufferedMsgSpecWriter, frozenset[str]] | None = None
         self._record_writer_checked = False
         self._warned_bad_change_date = False
+        self.delete_detector = DeleteDetector(self) if detects_deletes(self) else None
+        self._lines_written: dict[str | None, int] = {}
 
     # -- SDK hooks ---------------------------------------------------------------------------
     @property
@@ -115,8 +120,28 @@ class BusinessCentralStream(Stream):
     @property
     @override
     def emit_activate_version_messages(self) -> bool:
-        """Full-table sets send ACTIVATE_VERSION (on by default) so loaders drop deleted rows."""
-        return bool(self.config.get("emit_activate_version_messages", True))
+        """ACTIVATE_VERSION only from a job that reads every company (``company_ids`` unset).
+
+        ACTIVATE_VERSION retires every row of the table that this run did not send, whatever
+        its company: from a job of some companies it would retire the others'. Deletes of
+        full-table sets are written company by company as ``_sdc_deleted_at`` records anyway
+        (see :mod:`tap_businesscentral.deletes`); ACTIVATE_VERSION stays, when safe, as the
+        backstop of a first run and of ``--full-refresh``.
+        """
+        return bool(self.config.get("emit_activate_version_messages", True)) and not (
+            self.config.get("company_ids")
+        )
+
+    @property
+    @override
+    def metadata(self) -> MetadataMapping:
+        """The SDK's metadata; ``documentId`` of lines and ``_sdc_deleted_at`` always sent."""
+        metadata = super().metadata
+        for name in (DOCUMENT_ID, DELETED_AT):
+            entry = metadata.get(("properties", name))
+            if entry is not None and name in self.schema.get("properties", {}):
+                entry.inclusion = Metadata.InclusionType.AUTOMATIC
+        return metadata
 
     @override
     def _write_schema_message(self) -> None:
@@ -133,6 +158,7 @@ class BusinessCentralStream(Stream):
             return
         self.bc_tap.schedule_reads()
         company_id = context.get(COMPANY_ID) if context else None
+        detector = self.delete_detector
         for request in requests:
             via = self._reads_via.get(request.key)
             for index, page in enumerate(self.bc_tap.prefetcher.pages(request)):
@@ -141,10 +167,39 @@ class BusinessCentralStream(Stream):
                     self._write_state_message()
                 # One extraction time per page (and its expanded lines): when BC's page arrived.
                 self.bc_tap.time_extracted = utc_now()
-                if via is None:
-                    yield from self.rows(page, company_id)
-                else:
-                    yield from self.children(page, company_id, via)
+                rows = (
+                    self.rows(page, company_id)
+                    if via is None
+                    else self.children(page, company_id, via)
+                )
+                if detector is None:
+                    yield from rows
+                    continue
+                for row in rows:
+                    detector.note(row, company_id)
+                    yield row
+        # Every row of the partition is written: deletes since the last run, then line counts.
+        if detector is not None:
+            if self.replication_key:
+                detector.finish_incremental(company_id)
+            else:
+                detector.finish_read_whole(company_id)
+        self._count_lines(context)
+
+    def _count_lines(self, context: Context | None) -> None:
+        """``record_count`` of the lines that came inside this partition, per lines stream."""
+        company_id = context.get(COMPANY_ID) if context else None
+        for _, stream in self.line_streams():
+            if stream is None:
+                continue
+            with stream.get_record_counter() as counter:
+                counter.with_context(context)
+                counter.increment(stream._lines_written.pop(company_id, 0))  # noqa: SLF001
+
+    def write_delete(self, record: dict[str, Any]) -> None:
+        """Write a delete record (key, ``companyId``, ``_sdc_deleted_at``) as any record."""
+        self._write_schema_message()
+        self._write_record_message(record)
 
     # -- per-record work: the SDK's semantics, with less of its per-record cost --------------
     @override
@@ -282,11 +337,17 @@ class BusinessCentralStream(Stream):
     ) -> None:
         """Write lines that arrived inside their header (this is the lines stream)."""
         self._write_schema_message()
+        detector = self.delete_detector
+        count = 0
         for line in lines:
             line.pop(_ETAG, None)
             line.setdefault(DOCUMENT_ID, document_id)
             line[COMPANY_ID] = company_id
             self._write_record_message(line)
+            if detector is not None:
+                detector.note(line, company_id)
+            count += 1
+        self._lines_written[company_id] = self._lines_written.get(company_id, 0) + count
 
     def header_stream(self) -> BusinessCentralStream | None:
         """For a lines stream: its header's stream when that is selected (and reads the lines)."""

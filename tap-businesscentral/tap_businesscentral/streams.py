@@ -36,6 +36,17 @@ class LinesStream(BusinessCentralStream):
         """Only a full read of the set may retire old rows; lines of an incremental header don't."""
         return self.header_stream() is None and super().emit_activate_version_messages
 
+    @property
+    @override
+    def replication_method(self) -> str:
+        """INCREMENTAL while the header is selected: lines come with each changed header.
+
+        (Lines have no change date of their own.)
+        """
+        # Not the catalog's word: a discovered catalog says INCREMENTAL, the header's selection
+        # decides. Read alone (through the header collection), the lines are a full table.
+        return "INCREMENTAL" if self.header_stream() is not None else "FULL_TABLE"
+
 
 class CompaniesStream(BusinessCentralStream):
     """The companies of the environment, limited to those ``company_ids`` chose."""

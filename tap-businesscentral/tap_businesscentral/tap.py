@@ -18,6 +18,8 @@ from singer_sdk import typing as th
 
 from tap_businesscentral.catalog import COMPANY_ID, StreamSpec, build_specs
 from tap_businesscentral.client import BusinessCentralStream, is_timestamp
+from tap_businesscentral.deletes.detector import DEFAULT_CAPACITY, NEVER_DELETED
+from tap_businesscentral.deletes.reconcile import DELETED_AT
 from tap_businesscentral.fetch import (
     DEFAULT_READ_AHEAD_ROWS,
     MAX_PAGE_SIZE,
@@ -95,7 +97,38 @@ class TapBusinessCentral(Tap):
             "emit_activate_version_messages",
             th.BooleanType,
             default=True,
-            description="Send ACTIVATE_VERSION for full-table streams: loaders drop deleted rows.",
+            description=(
+                "Also send ACTIVATE_VERSION for full-table streams, but only from a job that "
+                "reads every company (company_ids unset): it retires rows of every company. "
+                "Deletes are sent company by company as _sdc_deleted_at records in any case."
+            ),
+        ),
+        th.Property(
+            "detect_deletes",
+            th.BooleanType,
+            default=True,
+            description=(
+                "Find rows deleted in BC (BC has no delta links) by comparing keys with the last "
+                "run's, company by company, and send them as records with _sdc_deleted_at."
+            ),
+        ),
+        th.Property(
+            "detect_deletes_every_hours",
+            th.NumberType,
+            default=0,
+            description=(
+                "Hours between two key reads ($select of the key) of an incremental stream; "
+                "0 reads them every run. Lines with a selected header are compared every run."
+            ),
+        ),
+        th.Property(
+            "detect_deletes_capacity",
+            th.IntegerType,
+            default=DEFAULT_CAPACITY,
+            description=(
+                "Differences (inserts and deletes) between two key reads that a stream's "
+                "remembered keys are sized for: about 57 bytes of state each, per company."
+            ),
         ),
     ).to_dict()
 
@@ -176,6 +209,12 @@ class TapBusinessCentral(Tap):
             msg = f"Setting stream_options.{spec.name}.expand names {exc.args[0]}"
             raise ConfigurationError(msg) from None
         schema["properties"][COMPANY_ID] = {"type": "string", "format": "uuid"}
+        if (
+            self.config.get("detect_deletes", True)
+            and spec.company_scoped
+            and spec.entity_set.name not in NEVER_DELETED
+        ):
+            schema["properties"][DELETED_AT] = {"type": ["string", "null"], "format": "date-time"}
         if spec.header is not None:
             return LinesStream(self, spec, schema)
         if not spec.company_scoped:

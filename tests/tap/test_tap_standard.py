@@ -23,7 +23,9 @@ atexit.register(_EMULATOR.stop)
 
 TestTapBusinessCentral = get_tap_test_class(
     TapBusinessCentral,
-    config=tap_config(_EMULATOR.info()),
+    # Only delete records carry _sdc_deleted_at, and a record limit stops a read before its
+    # deletes: the SDK's schema test would warn of a field no record has.
+    config={**tap_config(_EMULATOR.info()), "detect_deletes": False},
     # Sets BC serves only one parent at a time are not read (and not selected by default).
     suite_config=SuiteConfig(
         max_records_limit=20, ignore_no_records_for_streams=sorted(PER_PARENT_ONLY)
