@@ -165,10 +165,13 @@ class ReadAhead:
 
     A job reserves a page's rows before asking for it, so a page on its way counts, as do the
     pages queued and the one being written (until the writer asks for the next). Pages are of
-    at most ``limit // (workers + 1)`` rows, so every worker and the writer can hold one within
-    the bound. The job being written (the head) may reserve one page beyond the bound when it
+    at most ``limit // (reading + 1)`` rows, ``reading`` being the jobs reading now (at most
+    ``workers``), so every one of them and the writer can hold one within the bound, and a read
+    alone asks for pages of up to half the bound: every page costs a request (a round trip to
+    BC and its per-request work), so the fewer the better. The job being written (the head)
+    may reserve one page of ``page_rows`` (``limit // (workers + 1)``) beyond the bound when it
     has none queued or on its way: the writer waits only for it, so it never waits for another
-    job's pages. At most ``limit`` rows plus one page are held, whatever the data.
+    job's pages. At most ``limit`` rows plus ``page_rows`` are held, whatever the data.
     """
 
     def __init__(self, limit: int, workers: int) -> None:
@@ -177,6 +180,7 @@ class ReadAhead:
         self.page_rows = max(MIN_PAGE_SIZE, self.limit // (max(1, workers) + 1))
         self.held = 0
         self.peak = 0
+        self.reading = 0  # jobs whose worker is reading now
         self.head: _Job | None = None
         self._changed = threading.Condition()
 
@@ -186,12 +190,15 @@ class ReadAhead:
         Raises:
             _CancelledError: The job was abandoned while it waited.
         """
-        size = min(wanted, self.page_rows)
         with self._changed:
             while True:
                 if job.cancelled.is_set():
                     raise _CancelledError
                 ahead = job.held - job.writing
+                share = max(self.page_rows, self.limit // (max(1, self.reading) + 1))
+                size = min(wanted, share)
+                if self.held + size > self.limit and job is self.head and ahead == 0:
+                    size = min(wanted, self.page_rows)  # beyond the bound: one small page
                 if self.held + size <= self.limit or (job is self.head and ahead == 0):
                     self.held += size
                     job.held += size
@@ -209,6 +216,17 @@ class ReadAhead:
             job.held -= rows
             self.held -= rows
             self.peak = max(self.peak, self.held)
+            self._changed.notify_all()
+
+    def started(self) -> None:
+        """A worker starts reading a job: the pages of those reading shrink to fit one more."""
+        with self._changed:
+            self.reading += 1
+
+    def ended(self) -> None:
+        """A worker is done with a job (read, failed or abandoned): the others may ask for more."""
+        with self._changed:
+            self.reading -= 1
             self._changed.notify_all()
 
     def set_head(self, job: _Job | None) -> None:
@@ -239,6 +257,7 @@ class _Job:
 
     def run(self, client: BusinessCentralClient) -> None:
         nested = self.request.nested
+        self.budget.started()
         try:
             for page in iter_pages(client, self.request, slot=self):
                 if self.cancelled.is_set():
@@ -250,6 +269,7 @@ class _Job:
             self.pages.put(exc)
             return
         finally:
+            self.budget.ended()
             if self.cancelled.is_set():
                 self._drop()
         self.pages.put(_END)

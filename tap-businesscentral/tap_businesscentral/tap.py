@@ -81,7 +81,8 @@ class TapBusinessCentral(Tap):
             description=(
                 "Rows held in pages at most (on their way, queued, being written; expanded "
                 "lines count), across all max_concurrency reads: bounds memory, whatever the "
-                "data. Pages are of at most read_ahead_rows / (max_concurrency + 1) rows."
+                "data. Pages are of at most read_ahead_rows / (reads in flight + 1) rows: "
+                "half of it for a read alone."
             ),
         ),
         th.Property(

@@ -145,6 +145,19 @@ def test_next_link_keeps_query_options(emulator):
     assert [r["id"] for r in rows] == [r["id"] for r in single_page]
 
 
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_ordered_paging_keeps_rows_that_tie_at_a_page_boundary(emulator, direction):
+    # The cursor's bound on the first sort term (which lets SQLite seek) must keep the rows
+    # that share that term's value with the page's last row.
+    url = emulator.company_url("generalLedgerEntries")
+    params = {"$orderby": f"postingDate {direction}", "$select": "id,postingDate"}
+    single_page = emulator.get(url, params=params).json()["value"]
+    dates = [r["postingDate"] for r in single_page]
+    assert len(set(dates)) < len(dates), "the data must have ties to test them"
+    paged = emulator.get_all(url, params=params, headers={"Prefer": "odata.maxpagesize=3"})
+    assert [r["id"] for r in paged] == [r["id"] for r in single_page]
+
+
 def test_pages_are_stable_when_rows_are_inserted_between_them(emulator):
     url = emulator.company_url("vendors", company=1)
     before = emulator.get(url).json()["value"]

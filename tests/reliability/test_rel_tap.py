@@ -312,6 +312,28 @@ def test_read_ahead_is_bounded_in_rows(bc):
             assert got[name, company["id"]] == len(direct_rows(bc, name, index))
 
 
+def test_a_read_alone_asks_for_pages_of_half_the_read_ahead(bc):
+    """Pages are sized by the reads in flight, not by max_concurrency: fewer requests."""
+    limit = 300
+    company = bc.companies[0]["id"]
+    config = tap_config(bc.info, max_concurrency=4)
+    with BusinessCentralClient(config) as client:
+        prefetcher = Prefetcher(client, workers=4, read_ahead_rows=limit)
+        read = ReadRequest(
+            key=(GL, company), url=client.urls.entity_set_url(GL, company), page_size=1000
+        )
+        prefetcher.schedule([read])
+        sizes = [len(page) for page in prefetcher.pages(read)]
+        prefetcher.close()
+    assert sum(sizes) == len(direct_rows(bc, GL, 0)) > limit // 2
+    # Half the bound (one page written, one on its way), not a fifth (100 rows at least) as
+    # four readers and the writer would each have.
+    assert sizes[0] == limit // 2
+    assert max(sizes) == limit // 2
+    assert prefetcher.budget.peak <= limit
+    assert prefetcher.budget.held == 0
+
+
 @pytest.mark.parametrize("read_ahead_rows", [0, 150])
 def test_tap_output_is_the_same_whatever_the_read_ahead(bc, tmp_path, read_ahead_rows):
     config = tap_config(bc.info, page_size=100)

@@ -102,6 +102,9 @@ class Store:
                 db.execute(
                     f"CREATE INDEX {quote(index_base + '#key')} ON {table} (_company, {keys})"
                 )
+                # A page in the default order (by _rowid) seeks this instead of sorting every
+                # row of the company for each page (50 ms a page of 500,000 rows).
+                db.execute(f"CREATE INDEX {quote(index_base + '#company')} ON {table} (_company)")
                 changed = api.change_date_field(entity_set)
                 if changed:
                     db.execute(
