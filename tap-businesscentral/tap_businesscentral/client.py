@@ -159,6 +159,8 @@ class BusinessCentralStream(Stream):
         self.bc_tap.schedule_reads()
         company_id = context.get(COMPANY_ID) if context else None
         detector = self.delete_detector
+        # From no bookmark and no start_date, the read writes every row: its keys need no key read.
+        read_whole = self.start_value(context) is None
         for request in requests:
             via = self._reads_via.get(request.key)
             for index, page in enumerate(self.bc_tap.prefetcher.pages(request)):
@@ -181,7 +183,7 @@ class BusinessCentralStream(Stream):
         # Every row of the partition is written: deletes since the last run, then line counts.
         if detector is not None:
             if self.replication_key:
-                detector.finish_incremental(company_id)
+                detector.finish_incremental(company_id, read_whole=read_whole)
             else:
                 detector.finish_read_whole(company_id)
         self._count_lines(context)

@@ -166,3 +166,28 @@ def test_a_sketch_too_small_warns_finds_what_it_can_and_grows(
     third = run_tap(tmp_path, config, catalog=catalog, state=second.states[-1])
     assert "than its sketch holds" not in third.stderr
     assert {r["id"] for r in _deletes(third.records("customers"))} == set(made[60:65])
+
+
+def test_a_first_run_takes_its_keys_from_the_rows_it_read(
+    bc: RunningEmulator, tmp_path: Path
+) -> None:
+    """From no bookmark the read writes every row: no key read is needed, and deletes still work."""
+    catalog = catalog_for(tap_config(bc.info), ["customers", "salesInvoices", "salesInvoiceLines"])
+    requests: dict[bool, int] = {}
+    for detect in (False, True):
+        before = bc.counters()["requests_total"]
+        folder = tmp_path / str(detect)
+        folder.mkdir()
+        run = run_tap(folder, tap_config(bc.info, detect_deletes=detect), catalog=catalog)
+        assert run.returncode == 0, run.stderr[-2000:]
+        requests[detect] = bc.counters()["requests_total"] - before
+    assert requests[True] == requests[False]
+    # The keys remembered are complete: a second run from that state reads keys and finds none gone.
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    first = run_tap(tmp_path / "first", tap_config(bc.info), catalog=catalog)
+    second = run_tap(
+        tmp_path / "second", tap_config(bc.info), catalog=catalog, state=first.states[-1]
+    )
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert not any(_deletes(second.records(s)) for s in ("customers", "salesInvoiceLines"))

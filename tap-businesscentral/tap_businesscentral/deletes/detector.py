@@ -95,14 +95,24 @@ class DeleteDetector:
         """A full read of this company's rows ended: the keys written are all of BC's."""
         self.reconcile(company_id, self.written.pop(company_id, KeySet()))
 
-    def finish_incremental(self, company_id: str | None) -> None:
-        """An incremental read ended: read the keys (with the lines' keys) when due."""
+    def finish_incremental(self, company_id: str | None, *, read_whole: bool = False) -> None:
+        """An incremental read ended: read the keys (with the lines' keys) when due.
+
+        A read that started from no bookmark and no ``start_date`` wrote every row of the company
+        (and the lines inside them): its keys are BC's, so no key read is needed.
+        """
         stream = self.stream
         lines = [
             (navigation, line)
             for navigation, line in stream.line_streams()
             if line is not None and line.delete_detector is not None
         ]
+        if read_whole:
+            self.finish_read_whole(company_id)
+            for _, line in lines:
+                if line.delete_detector is not None:
+                    line.delete_detector.finish_read_whole(company_id)
+            return
         old = self._old(company_id)
         if not lines and not due(old, self.every_hours, dt.datetime.now(dt.timezone.utc)):
             written = self.written.pop(company_id, KeySet())
