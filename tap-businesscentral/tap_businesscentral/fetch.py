@@ -41,7 +41,7 @@ __all__ = [
 LOGGER = logging.getLogger("tap_businesscentral")
 MAX_PAGE_SIZE = 20000
 MIN_PAGE_SIZE = 100
-DEFAULT_READ_AHEAD_ROWS = 30000
+DEFAULT_READ_AHEAD_ROWS = 20000
 _TIMEOUT_STATUSES = frozenset({408, 504})
 _POLL_SECONDS = 0.5
 
