@@ -15,7 +15,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from businesscentral_emulator.odata.errors import BusinessCentralError
-from businesscentral_emulator.odata.values import format_datetime, format_decimal
+from businesscentral_emulator.odata.values import EMPTY_GUID, format_datetime, format_decimal
+from businesscentral_emulator.rules.references import find_row
 from businesscentral_emulator.rules.validation import STANDARD_ROUTE, dialog
 from businesscentral_emulator.store.sqlite import quote, table_name
 
@@ -385,28 +386,10 @@ _ACCOUNT_UNCHECKED = frozenset({"salesCreditMemoLines", "purchaseCreditMemoLines
 ITEM_MISSING = "Item does not exist."
 ACCOUNT_MISSING = "Account does not exist."
 BOTH_ITEM_AND_ACCOUNT = 'Both "itemId" and "accountId" are specified. Specify only one of them.'
-_EMPTY = "00000000-0000-0000-0000-000000000000"
-
-
-def _find(  # noqa: PLR0913, PLR0917
-    store: Store,
-    api: ApiModel,
-    target: str,
-    company: str | None,
-    field: str,
-    value: Any,  # noqa: ANN401
-) -> dict[str, Any] | None:
-    names = list(api.entity_sets[target].entity_type.properties)
-    found = store.fetch_one(
-        f"SELECT {', '.join(quote(n) for n in names)} FROM {table_name(api.route, target)}"
-        f" WHERE _company IS ? AND {quote(field)} = ?",
-        (company, str(value).lower() if field == "id" else str(value)),
-    )
-    return None if found is None else dict(zip(names, found, strict=True))
 
 
 def _sent(row: dict[str, Any], changed: set[str], name: str) -> bool:
-    return name in changed and row.get(name) not in (None, "", _EMPTY)
+    return name in changed and row.get(name) not in (None, "", EMPTY_GUID)
 
 
 def derive_line(  # noqa: PLR0913, PLR0917
@@ -436,7 +419,7 @@ def derive_line(  # noqa: PLR0913, PLR0917
     if item is not None:
         _derive_from_item(set_name, row, changed, item, own)
     elif account is not None:
-        row.update(lineType="Account", accountId=account["id"], itemId=_EMPTY)
+        row.update(lineType="Account", accountId=account["id"], itemId=EMPTY_GUID)
         row["lineObjectNumber"] = account["number"]
         if "description" not in changed:
             row["description"] = account["displayName"]
@@ -454,13 +437,13 @@ def _line_target(  # noqa: PLR0913, PLR0917
     item: dict[str, Any] | None = None
     account: dict[str, Any] | None = None
     if _sent(row, changed, "itemId"):
-        item = _find(store, api, "items", company, "id", row["itemId"])
+        item = find_row(store, api, "items", company, ("id", row["itemId"]))
         if item is None:
             raise dialog(ITEM_MISSING)
     if _sent(row, changed, "accountId"):
         if item is not None:
             raise dialog(BOTH_ITEM_AND_ACCOUNT)
-        account = _find(store, api, "accounts", company, "id", row["accountId"])
+        account = find_row(store, api, "accounts", company, ("id", row["accountId"]))
         if account is None and set_name not in _ACCOUNT_UNCHECKED:
             raise dialog(ACCOUNT_MISSING)
     if _sent(row, changed, "lineObjectNumber"):
@@ -480,12 +463,12 @@ def _by_number(
     line_type = row.get("lineType") or ("Account" if account is not None else "Item")
     number = row["lineObjectNumber"]
     if line_type == "Item":
-        item = _find(store, api, "items", company, "number", number)
+        item = find_row(store, api, "items", company, ("number", number))
         if item is None:
             raise dialog(ITEM_MISSING)
         return item, None
     if line_type == "Account":
-        found = _find(store, api, "accounts", company, "number", number)
+        found = find_row(store, api, "accounts", company, ("number", number))
         if found is None:
             raise dialog(ACCOUNT_MISSING)
         return None, found
@@ -507,7 +490,7 @@ def _derive_from_item(
     does after `unitCost`. Sales lines keep a sent `unitPrice` (the page validates it after
     quantity).
     """
-    row.update(lineType="Item", itemId=item["id"], accountId=_EMPTY)
+    row.update(lineType="Item", itemId=item["id"], accountId=EMPTY_GUID)
     row["lineObjectNumber"] = item["number"]
     source, price_field = LINE_PRICE[set_name]
     purchase = set_name.startswith("purchase")

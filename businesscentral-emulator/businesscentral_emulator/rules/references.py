@@ -200,14 +200,17 @@ HEADER_REFERENCES: dict[str, tuple[Reference, ...]] = {
 }
 
 
-def _lookup(
+def find_row(
     store: Store,
     api: ApiModel,
     target: str,
     company: str | None,
     by: tuple[str, Any],
 ) -> dict[str, Any] | None:
-    """The target row with `by` = (field, value), all its properties; None if none matches."""
+    """The target row with `by` = (field, value), all its properties; None if none matches.
+
+    An `id` is compared in lower case, as the store keeps GUIDs.
+    """
     names = list(api.entity_sets[target].entity_type.properties)
     field, value = by
     found = store.fetch_one(
@@ -270,7 +273,7 @@ def _resolve_one(  # noqa: PLR0913, PLR0917
 ) -> dict[str, Any] | None:
     """The target row `ref` now points at, if the write set it (else None)."""
     if ref.id_field in changed and _given(row, ref.id_field):
-        target = _lookup(store, api, ref.target, company, ("id", row[ref.id_field]))
+        target = find_row(store, api, ref.target, company, ("id", row[ref.id_field]))
         if target is None:
             raise dialog(ref.not_found)
         number = ref.number_field
@@ -288,7 +291,7 @@ def _resolve_one(  # noqa: PLR0913, PLR0917
         and ref.number_field in changed
         and _given(row, ref.number_field)
     ):
-        target = _lookup(store, api, ref.target, company, ("number", row[ref.number_field]))
+        target = find_row(store, api, ref.target, company, ("number", row[ref.number_field]))
         if target is None:
             raise dialog(ref.not_found_number or ref.not_found)
         return target
