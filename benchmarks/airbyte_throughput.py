@@ -20,12 +20,19 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import requests
-from tap_throughput import catalog, compile_bytecode, config_for, hook, run_tap, start
+from tap_throughput import (
+    catalog,
+    compile_bytecode,
+    config_for,
+    hook,
+    measured_run,
+    run_tap,
+    start,
+)
 
 SOURCE = str(Path(sys.executable).parent / "source-businesscentral")
 STREAM = "generalLedgerEntries"
@@ -58,16 +65,9 @@ def run_source(config: dict[str, Any], workdir: Path) -> dict[str, float]:
     config_path = workdir / "airbyte_config.json"
     config_path.write_text(json.dumps(airbyte_config(dict(config))))
     catalog_path = configured_catalog(config_path, workdir)
-    command = [SOURCE, "read", "--config", str(config_path), "--catalog", str(catalog_path)]
-    with Path(os.devnull).open("wb") as sink:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - started
-    if status != 0:
-        message = f"the source failed with status {status}"
-        raise RuntimeError(message)
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}
+    return measured_run(
+        [SOURCE, "read", "--config", str(config_path), "--catalog", str(catalog_path)]
+    )
 
 
 def main() -> None:

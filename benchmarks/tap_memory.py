@@ -31,7 +31,7 @@ from businesscentral_emulator.process import start_process
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tap_throughput import compile_bytecode, config_for, hook
+from tap_throughput import compile_bytecode, config_for, hook, measured_run
 
 TAP = str(Path(sys.executable).parent / "tap-businesscentral")
 
@@ -56,19 +56,7 @@ def every_stream_catalog(config: dict[str, Any], workdir: Path) -> Path:
 def run_once(config: dict[str, Any], catalog: Path, workdir: Path) -> dict[str, float]:
     """One tap run: wall seconds and peak RSS (MB) of the tap process."""
     (workdir / "config.json").write_text(json.dumps(config))
-    with Path(os.devnull).open("wb") as sink:
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            [TAP, "--config", str(workdir / "config.json"), "--catalog", str(catalog)],
-            stdout=sink,
-            stderr=subprocess.DEVNULL,
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - started
-    if status != 0:
-        message = f"the tap failed with status {status}"
-        raise RuntimeError(message)
-    return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024}
+    return measured_run([TAP, "--config", str(workdir / "config.json"), "--catalog", str(catalog)])
 
 
 def measure(session: requests.Session, info: dict[str, Any], workdir: Path, rounds: int) -> None:

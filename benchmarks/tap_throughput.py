@@ -106,27 +106,30 @@ def catalog(config: dict[str, Any], workdir: Path, streams: list[str]) -> Path:
     return path
 
 
-def run_tap(config: dict[str, Any], workdir: Path, streams: list[str]) -> dict[str, float]:
-    """Run the tap once; wall time, CPU seconds and peak RSS (MB) of the tap process."""
-    catalog_path = catalog(config, workdir, streams)
-    (workdir / "config.json").write_text(json.dumps(config))
+def measured_run(command: list[str]) -> dict[str, float]:
+    """Run ``command`` with stdout to /dev/null; wall time, CPU seconds and peak RSS (MB) of it."""
     with Path(os.devnull).open("wb") as sink:
         started = time.perf_counter()
-        process = subprocess.Popen(
-            [TAP, "--config", str(workdir / "config.json"), "--catalog", str(catalog_path)],
-            stdout=sink,
-            stderr=subprocess.DEVNULL,
-        )
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
     if status != 0:
-        message = f"the tap failed with status {status}"
+        message = f"{Path(command[0]).name} failed with status {status}"
         raise RuntimeError(message)
     return {
         "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
         "rss_mb": usage.ru_maxrss / 1024,
     }
+
+
+def run_tap(config: dict[str, Any], workdir: Path, streams: list[str]) -> dict[str, float]:
+    """Run the tap once; wall time, CPU seconds and peak RSS (MB) of the tap process."""
+    catalog_path = catalog(config, workdir, streams)
+    (workdir / "config.json").write_text(json.dumps(config))
+    return measured_run(
+        [TAP, "--config", str(workdir / "config.json"), "--catalog", str(catalog_path)]
+    )
 
 
 def throughput(session: requests.Session, info: dict[str, Any], workdir: Path, rounds: int) -> None:
