@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import json
 import re
@@ -17,11 +16,9 @@ import requests
 from businesscentral_api.client import BusinessCentralClient
 from businesscentral_api.errors import AuthenticationError, ConfigurationError
 from businesscentral_api.login import login, main, parse_options
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-from tests_support import client_config
+from tests_support import client_config, self_signed_certificate
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -114,25 +111,7 @@ def test_client_credentials_with_a_secret(emulator):
 
 
 def test_client_credentials_with_a_certificate(emulator, tmp_path):
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tap-businesscentral")])
-    now = dt.datetime.now(dt.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    cert_pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+    key_pem, cert_pem, _ = self_signed_certificate("tap-businesscentral")
     thumbprint = emulator.emulator.entra.register_certificate(cert_pem)
     with_cert = tmp_path / "app.pem"
     with_cert.write_text(key_pem + cert_pem)

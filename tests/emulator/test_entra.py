@@ -1,12 +1,11 @@
 """The emulated Entra ID: the model's rules directly, then the real msal over real HTTPS."""
 
 # Token and secret literals are the subject here; SHA-1 is what certificate thumbprints are.
-# ruff: noqa: S105, S106, S303
+# ruff: noqa: S105, S106
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import json
 import ssl
@@ -32,11 +31,8 @@ from businesscentral_emulator.entra.service import (
     EntraService,
 )
 from businesscentral_emulator.tls import generate_tls_files
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
+from tests_support import self_signed_certificate
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -77,30 +73,6 @@ class FormReader(HTMLParser):
 def pkce_pair(verifier: str = "v" * 43) -> tuple[str, str]:
     digest = hashlib.sha256(verifier.encode()).digest()
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def make_certificate() -> tuple[str, str, str]:
-    """A client certificate: (private key PEM, certificate PEM, SHA-1 thumbprint hex)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bc-client")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    return key_pem, cert_pem, cert.fingerprint(hashes.SHA1()).hex().upper()
 
 
 @pytest.fixture
@@ -466,7 +438,7 @@ def test_device_code_is_approved_after_the_first_poll(service):
 
 
 def test_certificate_assertion_is_verified(service, clock):
-    key_pem, cert_pem, thumbprint = make_certificate()
+    key_pem, cert_pem, thumbprint = self_signed_certificate()
     assert service.register_certificate(cert_pem, thumbprint) == thumbprint
     with pytest.raises(ValueError, match="thumbprint"):
         service.register_certificate(cert_pem, "00" * 20)
@@ -505,7 +477,7 @@ def test_certificate_assertion_is_verified(service, clock):
         with pytest.raises(EntraError) as caught:
             attempt(bad)
         assert (caught.value.status, caught.value.code) == (401, code)
-    stranger_key, _, _ = make_certificate()
+    stranger_key, _, _ = self_signed_certificate()
     unknown = jwt.encode(
         {"aud": f"{BASE}/{tenant}/oauth2/v2.0/token", "iss": "x", "sub": "x", "exp": 2**31},
         stranger_key,
@@ -695,7 +667,7 @@ def test_token_endpoint_answers_wrong_secret_with_401_and_correlation(base_url, 
 
 
 def test_msal_client_credentials_with_certificate(base_url, tls_files, https_service):
-    key_pem, cert_pem, thumbprint = make_certificate()
+    key_pem, cert_pem, thumbprint = self_signed_certificate()
     https_service.register_certificate(cert_pem)
     sha1_credential = {"private_key": key_pem, "thumbprint": thumbprint}
     with closing_app(confidential(https_service, base_url, tls_files, sha1_credential)) as app:

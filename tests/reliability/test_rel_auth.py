@@ -9,7 +9,6 @@ emulator's counters), which is what bounds the time.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import socket
@@ -32,11 +31,7 @@ from businesscentral_api.errors import (
 from businesscentral_api.http import RetryPolicy
 from businesscentral_api.redact import redact
 from businesscentral_api.settings import validate_settings
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-from tests_support import client_config
+from tests_support import client_config, self_signed_certificate
 
 if TYPE_CHECKING:
     from conftest import RunningEmulator
@@ -174,22 +169,9 @@ def _clean_faults(emulator: RunningEmulator):
 
 def self_signed_ca(folder: Path) -> Path:
     """A CA of our own that signed nothing the emulator serves: the wrong ca_bundle."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Not the emulator's CA")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    _, cert_pem, _ = self_signed_certificate("Not the emulator's CA", ca=True)
     path = folder / "wrong-ca.pem"
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    path.write_text(cert_pem)
     return path
 
 
