@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,20 +30,14 @@ from businesscentral_emulator.process import start_process
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tap_throughput import compile_bytecode, config_for, hook, measured_run
+from tap_throughput import compile_bytecode, config_for, discover, hook, measured_run
 
 TAP = str(Path(sys.executable).parent / "tap-businesscentral")
 
 
 def every_stream_catalog(config: dict[str, Any], workdir: Path) -> Path:
     """Discover once and select every stream with every property."""
-    (workdir / "discover.json").write_text(json.dumps(config))
-    out = subprocess.run(
-        [TAP, "--config", str(workdir / "discover.json"), "--discover"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    document = json.loads(out)
+    document = discover(config, workdir)
     for entry in document["streams"]:
         for item in entry["metadata"]:
             item["metadata"]["selected"] = True

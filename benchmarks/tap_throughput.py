@@ -85,14 +85,20 @@ def bare_read(
     return rows, time.perf_counter() - started
 
 
-def catalog(config: dict[str, Any], workdir: Path, streams: list[str]) -> Path:
+def discover(config: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    """The tap's catalog for ``config`` (``--discover``)."""
     (workdir / "discover.json").write_text(json.dumps(config))
     out = subprocess.run(
         [TAP, "--config", str(workdir / "discover.json"), "--discover"],
         capture_output=True,
         check=True,
     ).stdout
-    document = json.loads(out)
+    document: dict[str, Any] = json.loads(out)
+    return document
+
+
+def catalog(config: dict[str, Any], workdir: Path, streams: list[str]) -> Path:
+    document = discover(config, workdir)
     for entry in document["streams"]:
         chosen = (
             entry["tap_stream_id"] in streams

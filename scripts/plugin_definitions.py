@@ -105,16 +105,21 @@ HUB_LABEL = "Microsoft Dynamics 365 Business Central"
 HUB_DOMAIN_URL = "https://dynamics.microsoft.com/business-central/"
 
 
-def about_markdown(plugin: Plugin) -> str:
-    """The settings table of the plugin's ``--about --format=markdown``."""
+def _about_text(plugin: Plugin, form: str) -> str:
+    """What ``<plugin> --about --format=<form>`` prints, from the executable beside this Python."""
     executable = Path(sys.executable).parent / plugin.name
     done = subprocess.run(  # noqa: S603 - our own executable, fixed arguments
-        [str(executable), "--about", "--format=markdown"],
+        [str(executable), "--about", f"--format={form}"],
         capture_output=True,
         text=True,
         check=True,
     )
-    return "\n".join(_settings_table(done.stdout.splitlines())[2])
+    return done.stdout
+
+
+def about_markdown(plugin: Plugin) -> str:
+    """The settings table of the plugin's ``--about --format=markdown``."""
+    return "\n".join(_settings_table(_about_text(plugin, "markdown").splitlines())[2])
 
 
 def _settings_table(lines: list[str], after: int = 0) -> tuple[int, int, list[str]]:
@@ -136,14 +141,7 @@ def write_readme_tables() -> None:
 
 def about(plugin: Plugin) -> dict[str, Any]:
     """The plugin's ``--about --format=json``, from the executable beside this Python."""
-    executable = Path(sys.executable).parent / plugin.name
-    done = subprocess.run(  # noqa: S603 - our own executable, fixed arguments
-        [str(executable), "--about", "--format=json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    document: dict[str, Any] = json.loads(done.stdout)
+    document: dict[str, Any] = json.loads(_about_text(plugin, "json"))
     return document
 
 
