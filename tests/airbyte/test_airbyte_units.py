@@ -20,7 +20,7 @@ from singer_sdk.singerlib.encoding.simple import (
 from tap_businesscentral.airbyte.catalog import airbyte_schema, parse_state
 from tap_businesscentral.airbyte.cli import extra
 from tap_businesscentral.airbyte.messages import AirbyteMessageWriter, encode, record_line
-from tap_businesscentral.airbyte.spec import connection_specification, tap_config
+from tap_businesscentral.airbyte.spec import SINGER_ONLY, connection_specification, tap_config
 from tap_businesscentral.tap import TapBusinessCentral
 
 SECRETS = {"client_secret", "refresh_token", "password"}
@@ -28,19 +28,6 @@ SECRETS = {"client_secret", "refresh_token", "password"}
 
 def lines(captured: pytest.CaptureFixture[bytes]) -> list[dict]:
     return [json.loads(line) for line in captured.readouterr().out.splitlines()]
-
-
-# Singer-only settings the SDK adds to the tap's class schema once a tap exists in the process.
-SDK_SINGER_ONLY = {
-    "stream_maps",
-    "stream_map_config",
-    "faker_config",
-    "flattening_enabled",
-    "flattening_max_depth",
-    "flattening_max_key_length",
-    "flattening_separator",
-    "batch_config",
-}
 
 
 def test_spec_has_one_form_per_auth_type_and_marks_secrets():
@@ -62,7 +49,7 @@ def test_spec_has_one_form_per_auth_type_and_marks_secrets():
     for variant in variants:
         shown |= set(variant["properties"])
     settings = set(TapBusinessCentral.config_jsonschema["properties"])
-    assert settings - shown - SDK_SINGER_ONLY == {"emit_activate_version_messages"}
+    assert settings - shown - SINGER_ONLY == {"emit_activate_version_messages"}
     orders = [p["order"] for p in spec["properties"].values()]
     assert orders == sorted(orders)
     assert len(set(orders)) == len(orders)

@@ -16,6 +16,7 @@ import copy
 from typing import Any
 
 from businesscentral_api.settings import AUTH_TYPES
+from singer_sdk.helpers.capabilities import BATCH_CONFIG, FLATTENING_CONFIG, STREAM_MAPS_CONFIG
 
 from tap_businesscentral.tap import TapBusinessCentral
 
@@ -56,20 +57,12 @@ _AUTH_FORMS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
 # platform's full-refresh sync mode is what drops deleted rows.
 # The SDK adds its Singer-only settings (stream maps, flattening, BATCH) to the tap's class schema
 # once a tap has been made in this process: leave them out, so the spec is the same either way.
-_NOT_FOR_AIRBYTE = frozenset(
-    {
-        "auth_type",
-        "emit_activate_version_messages",
-        "stream_maps",
-        "stream_map_config",
-        "faker_config",
-        "flattening_enabled",
-        "flattening_max_depth",
-        "flattening_max_key_length",
-        "flattening_separator",
-        "batch_config",
-    }
+SINGER_ONLY = frozenset(
+    name
+    for config in (STREAM_MAPS_CONFIG, FLATTENING_CONFIG, BATCH_CONFIG)
+    for name in config["properties"]
 )
+_NOT_FOR_AIRBYTE = frozenset({"auth_type", "emit_activate_version_messages"}) | SINGER_ONLY
 _TITLES = {
     "api_url": "API URL",
     "authority_url": "Authority URL",
