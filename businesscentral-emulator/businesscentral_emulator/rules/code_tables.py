@@ -180,15 +180,8 @@ def _currency_insert(row: dict[str, Any], sent: set[str]) -> None:
     """Currency's InitValues and OnInsert, and the Code field's OnValidate.
 
     `amountDecimalPlaces` InitValue '2:2'; `amountRoundingPrecision` is bound to "Invoice
-    Rounding Precision" (P/APIV2Currencies.Page.al @2605be96), InitValue 0.01. OnInsert
-    `TestField(Code)` fails a blank code.
+    Rounding Precision" (P/APIV2Currencies.Page.al @2605be96), InitValue 0.01.
     """
-    if not row.get("code"):
-        raise BusinessCentralError(
-            400,
-            "Application_FieldValidationException",
-            "Code must have a value in Currency: Code=. It cannot be zero or empty.",
-        )
     if "amountDecimalPlaces" not in sent:
         row["amountDecimalPlaces"] = "2:2"
     if "amountRoundingPrecision" not in sent:
@@ -205,8 +198,29 @@ def _currency_fields(row: dict[str, Any], sent: set[str]) -> None:
 # -- hooks called by the writer ------------------------------------------------------------------
 
 
+# Tables whose OnInsert trigger runs `TestField(Code)`: B/Finance/Currency/Currency.Table.al
+# @0599fda7, B/Inventory/Item/ItemCategory.Table.al (find_string id 1188305291).
+CODE_TESTED_ON_INSERT = {"currencies": "Currency", "itemCategories": "Item Category"}
+
+
+def blank_code(table: str) -> BusinessCentralError:
+    """`TestField(Code)` on a blank code: NavTestFieldException in BC's words.
+
+    From Microsoft Learn dynamics-error-codes (Application_FieldValidationException,
+    `Customer Posting Group must have a value in Customer: No.=C00690. It cannot be zero or
+    empty.`); the key shown as `Code=` for a blank code is inferred from that pattern.
+    """
+    return BusinessCentralError(
+        400,
+        "Application_FieldValidationException",
+        f"Code must have a value in {table}: Code=. It cannot be zero or empty.",
+    )
+
+
 def on_insert(set_name: str, row: dict[str, Any], sent: set[str]) -> None:
     """What a code table's page and table do to a new record before it is inserted."""
+    if set_name in CODE_TESTED_ON_INSERT and not row.get("code"):
+        raise blank_code(CODE_TESTED_ON_INSERT[set_name])
     if set_name == "currencies":
         _currency_fields(row, sent)
         _currency_insert(row, sent)
