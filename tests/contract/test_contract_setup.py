@@ -384,6 +384,22 @@ def test_restarting_a_job_queue_entry_makes_it_ready(bc):
     assert after["userSessionStarted"] == "0001-01-01T00:00:00Z"
 
 
+def test_a_job_queue_entrys_log_entries_are_read_through_it(bc):
+    """`jobQueueEntries(id)/jobQueueLogEntries` answers the log entries whose jobQueueEntryId is
+    the entry's "ID" (a real GUID, never empty).
+
+    Source: P/APIV2JobQueueEntries.Page.al @270597d100da44810d4bc15d7e5ac31263b0e803 (field
+    jobQueueEntryId = Rec.ID; part jobQueueLogEntry, SubPageLink ID = field(ID));
+    P/APIV2JobQueueLogEntries.Page.al @ac6f143e (jobQueueEntryId = Rec.ID).
+    """
+    logged = {row["jobQueueEntryId"] for row in rows(bc, "jobQueueLogEntries")}
+    entry = next(e for e in rows(bc, "jobQueueEntries") if e["jobQueueEntryId"] in logged)
+    assert entry["jobQueueEntryId"] != "00000000-0000-0000-0000-000000000000"
+    found = rows(bc, f"jobQueueEntries({entry['id']})/jobQueueLogEntries")
+    assert found
+    assert {row["jobQueueEntryId"] for row in found} == {entry["jobQueueEntryId"]}
+
+
 def test_a_dimensions_values_are_read_through_it(bc):
     """`dimensions(id)/dimensionValues` answers that dimension's values, each with its
     dimensionId; the company-level set answers all of them.
