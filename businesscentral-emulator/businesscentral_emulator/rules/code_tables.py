@@ -199,7 +199,7 @@ def _currency_fields(row: dict[str, Any], sent: set[str]) -> None:
 
 
 # Tables whose OnInsert trigger runs `TestField(Code)`: B/Finance/Currency/Currency.Table.al
-# @0599fda7, B/Inventory/Item/ItemCategory.Table.al (find_string id 1188305291).
+# @0599fda7, Item Category (table 5722; find_string id 1188305291).
 CODE_TESTED_ON_INSERT = {"currencies": "Currency", "itemCategories": "Item Category"}
 
 
