@@ -180,7 +180,7 @@ def test_duplicate_number_is_refused(bc):
     number = customer_number(bc)
     response = post(bc, "customers", {"displayName": "Twin", "number": number})
     assert error_of(response) == (
-        409,
+        400,
         "Internal_EntityWithSameKeyExists",
         (
             "The record in table Customer already exists. Identification fields and values:"

@@ -17,6 +17,7 @@ from businesscentral_emulator.odata.errors import BusinessCentralError, record_n
 from businesscentral_emulator.odata.paths import Target
 from businesscentral_emulator.odata.query import QueryOptions
 from businesscentral_emulator.odata.values import empty_value
+from businesscentral_emulator.rules import code_tables, job_queue, subscriptions
 from businesscentral_emulator.rules import documents as docs
 from businesscentral_emulator.rules.references import resolve_references
 from businesscentral_emulator.rules.validation import (
@@ -75,10 +76,25 @@ def transaction(store: Store) -> Iterator[sqlite3.Connection]:
         db.execute(f"RELEASE {name}")
 
 
-def method_not_allowed(method: str, what: str) -> BusinessCentralError:
-    """A method the entity set's Capabilities forbid (wording invented; code from BC's docs)."""
+def method_not_allowed(method: str, target: Target) -> BusinessCentralError:
+    """A method the path or the entity set's Capabilities forbid: 405 `BadRequest_MethodNotAllowed`.
+
+    BC's ODataMethodNotAllowedException (Microsoft Learn dynamics-error-codes: `'POST' requests for
+    'companies' of EdmType 'Entity' are not allowed within Microsoft Dynamics NAV OData web
+    services.`; 405 per Learn's HTTP status table, "a client calling an API query (which is
+    read-only) using HTTP POST"). Real answers: `'PATCH' requests for 'items' of EdmType
+    'Collection' are not allowed within Dynamics 365 Business Central OData web services.`
+    (hougaard/Simple-Object-Designer issues 36, 100, 284, 2022-2023). The EdmType is the path's
+    kind (a PATCH or DELETE of a collection) or, for a set whose Capabilities forbid the method,
+    'Entity' as in Learn's example for the GET-only `companies`.
+    """
+    wrong_shape = (method == "POST") == target.single
+    kind = "Collection" if wrong_shape and not target.single else "Entity"
     return BusinessCentralError(
-        405, "BadRequest_MethodNotAllowed", f"'{method}' requests for '{what}' are not allowed."
+        405,
+        "BadRequest_MethodNotAllowed",
+        f"'{method}' requests for '{target.entity_set.name}' of EdmType '{kind}' are not allowed"
+        " within Dynamics 365 Business Central OData web services.",
     )
 
 
@@ -151,11 +167,12 @@ class Writer:
         self, api: ApiModel, entity_set: EntitySet, company: str | None, row_id: str
     ) -> dict[str, Any]:
         """The row as BC answers it after a write."""
+        key = entity_set.entity_type.key[0]
         target = Target(
             api=api,
             entity_set=entity_set,
             company=company,
-            conditions=[('"id" = ?', [row_id])],
+            conditions=[(f"{quote(key)} = ?", [row_id])],
             single=True,
             key=row_id,
         )
@@ -188,11 +205,8 @@ class Writer:
         )
         if clash is not None:
             label = "No." if field == "number" else "Code"
-            raise BusinessCentralError(
-                409,
-                "Internal_EntityWithSameKeyExists",
-                f"The record in table {caption(entity_set.entity_type.name)} already exists."
-                f" Identification fields and values: {label}='{row[field]}'",
+            raise code_tables.duplicate_key(
+                entity_set.name, entity_set.entity_type.name, label, row[field]
             )
 
     def _header_posted_check(self, api: ApiModel, set_name: str, row: dict[str, Any]) -> None:
@@ -238,7 +252,7 @@ class Writer:
         """Create a row (and a document's lines): its id and the row as BC answers it."""
         entity_set = target.entity_set
         if target.single or not entity_set.insertable:
-            raise method_not_allowed("POST".upper(), target.context)
+            raise method_not_allowed("POST".upper(), target)
         kind = docs.DOCUMENTS.get(entity_set.name)
         navigations = frozenset({kind.lines}) if kind else frozenset()
         values, nested = convert_body(
@@ -297,12 +311,15 @@ class Writer:
             )
         check_required(api, entity_set, row)
         _computed(api, entity_set, row)
+        code_tables.on_insert(page_name(api, entity_set), row, changed)
+        subscriptions.on_insert(name, row)
         if "number" in props and not row.get("number"):
             row["number"] = docs.next_number(self.store, api, name, company)
         if name in docs.DOCUMENTS:
             row["status"] = "Draft"
         self._check_unique(api, entity_set, row, None)
-        row["id"] = self._new_id(api, entity_set, row.get("id"))
+        if "id" in props:
+            row["id"] = self._new_id(api, entity_set, row.get("id"))
         changed_field = api.change_date_field(entity_set)
         if changed_field:
             row[changed_field] = docs.now_stored()
@@ -319,7 +336,7 @@ class Writer:
         )
         if header_set is not None:
             self._refresh_header(api, header_set, str(row["documentId"]))
-        return str(row["id"])
+        return str(row[entity_set.entity_type.key[0]])
 
     def _prepare_line(self, api: ApiModel, entity_set: EntitySet, row: dict[str, Any]) -> None:
         """A new line: its document, its sequence (BC's numbering or a free one), its amounts."""
@@ -365,7 +382,7 @@ class Writer:
         """Change a row: the row with its new etag."""
         entity_set = target.entity_set
         if not target.single or not entity_set.updatable:
-            raise method_not_allowed("PATCH".upper(), target.context)
+            raise method_not_allowed("PATCH".upper(), target)
         api, name = target.api, entity_set.name
         with transaction(self.store):
             row = self._fetch_target(target)
@@ -381,6 +398,8 @@ class Writer:
             if name in docs.HEADER_OF_LINES:
                 merged.update(docs.line_amounts(merged))
             _computed(api, entity_set, merged)
+            code_tables.on_update(page_name(api, entity_set), merged, set(values), row)
+            subscriptions.on_update(name, merged)
             changes = {
                 key: merged[key]
                 for key in entity_set.entity_type.properties
@@ -388,10 +407,15 @@ class Writer:
             }
             self._check_unique(api, entity_set, merged, row["_rowid"])
             self._update_columns(api, entity_set, "_rowid = ?", [row["_rowid"]], changes)
+            if page_name(api, entity_set) and "code" in changes:
+                code_tables.cascade_rename(
+                    self.store, api, name, row["_company"], (row["code"], merged["code"])
+                )
             header_set = docs.HEADER_OF_LINES.get(name)
             if header_set is not None:
                 self._refresh_header(api, header_set, str(row["documentId"]))
-        return self.read_back(api, entity_set, row["_company"], str(row["id"]))
+        key = entity_set.entity_type.key[0]
+        return self.read_back(api, entity_set, row["_company"], str(merged[key]))
 
     # -- DELETE ------------------------------------------------------------------------------
 
@@ -399,13 +423,14 @@ class Writer:
         """Remove a row (a document with its lines)."""
         entity_set = target.entity_set
         if not target.single or not entity_set.deletable:
-            raise method_not_allowed("DELETE".upper(), target.context)
+            raise method_not_allowed("DELETE".upper(), target)
         api, name = target.api, entity_set.name
         with transaction(self.store) as db:
             row = self._fetch_target(target)
             self._check_etag(if_match, row, required=False)
             self._header_posted_check(api, name, row)
             docs.check_delete(self.store, api, name, row)
+            code_tables.check_delete(self.store, api, page_name(api, entity_set), row)
             kind = docs.DOCUMENTS.get(name)
             if kind is not None:
                 db.execute(
@@ -415,6 +440,7 @@ class Writer:
             db.execute(
                 f"DELETE FROM {table_name(api.route, name)} WHERE _rowid = ?", (row["_rowid"],)
             )
+            code_tables.after_delete(self.store, api, page_name(api, entity_set), row)
             header_set = docs.HEADER_OF_LINES.get(name)
             if header_set is not None:
                 self._refresh_header(api, header_set, str(row["documentId"]))
@@ -436,6 +462,11 @@ class Writer:
                 self._convert_quote(target, row, docs.QUOTE_CONVERSIONS[action])
             elif (name, action) in docs.ORDER_POSTINGS:
                 self._post_order(target, row, *docs.ORDER_POSTINGS[name, action])
+            elif (name, action) == ("jobQueueEntries", "restart"):
+                restarted = job_queue.restarted()
+                self._update_columns(
+                    target.api, target.entity_set, "_rowid = ?", [row["_rowid"]], restarted
+                )
             else:
                 raise BusinessCentralError(
                     501,

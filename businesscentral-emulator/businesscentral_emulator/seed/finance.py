@@ -520,7 +520,10 @@ def company_setup(ctx: CompanyContext) -> None:
                 "website": "www.cronus-company.com",
                 "taxRegistrationNumber": str(rng.randrange(10**8, 10**9)),
                 "currencyCode": ctx.locale.currency,
-                "currentFiscalYearStartDate": f"{this_year}-01-01",
+                # APIV2 - Company Information: the LAST accounting period with New Fiscal Year
+                "currentFiscalYearStartDate": max(
+                    s for s in _month_starts(ctx, 0, 12) if s.month == 1
+                ).isoformat(),
                 "industry": "Furniture",
                 "experience": "Essential",
                 "lastModifiedDateTime": clock.next(),

@@ -103,6 +103,16 @@ def generic_rows(ctx: CompanyContext, entity_set: EntitySet) -> Iterator[Row]:
     else:
         parents = []
         count = ctx.count(BASE_BY_NAME.get(entity_set.name, GENERIC_BASE))
+    # A property the set's own collection navigations link children by is an identity, like the
+    # key: jobQueueEntries.jobQueueEntryId is Job Queue Entry "ID", which the log entries carry
+    # (APIV2JobQueueEntries.Page.al @270597d1, part jobQueueLogEntry SubPageLink ID = field(ID)).
+    identities = {
+        own
+        for nav in etype.navigations.values()
+        if nav.collection
+        for own, _ in nav.constraints
+        if etype.properties[own].kind == "guid"
+    }
     for index in range(count):
         row: Row = {}
         for target, (pairs, rows) in refs.items():
@@ -111,10 +121,9 @@ def generic_rows(ctx: CompanyContext, entity_set: EntitySet) -> Iterator[Row]:
                 _copy_reference(row, pairs, parent, etype.properties)
         for name, prop in etype.properties.items():
             if name not in row:
+                in_key = name in etype.key or name in identities
                 row[name] = (
-                    clock.next()
-                    if name == change
-                    else _value(ctx, rng, prop, index, in_key=name in etype.key)
+                    clock.next() if name == change else _value(ctx, rng, prop, index, in_key=in_key)
                 )
         yield row
 
