@@ -646,9 +646,7 @@ def _aged_row(
         "name": party["displayName"],
         # AR shows a blank customer currency as the LCY code; AP keeps the vendor's as it is
         # (Graph Mgt - Reports.SetUpAgedReportAPIData).
-        "currencyCode": party["currencyCode"]
-        if side == "customer" or party["currencyCode"] != ctx.locale.currency
-        else "",
+        "currencyCode": party["currencyCode"] or (ctx.locale.currency if side == "customer" else ""),
         "balanceDue": cents_text(due),
         "currentAmount": cents_text(current),
         "period1Label": "Up to 30 Days",
