@@ -53,9 +53,11 @@ def bc(start_emulator):
 def error_of(response) -> tuple[int, str, str]:
     body = response.json()
     assert "error" in body, (response.status_code, body)
-    return response.status_code, body["error"]["code"], body["error"]["message"].split(
-        "  CorrelationId:  "
-    )[0]
+    return (
+        response.status_code,
+        body["error"]["code"],
+        body["error"]["message"].split("  CorrelationId:  ")[0],
+    )
 
 
 def rows(bc, entity_set: str, **params: str) -> list[dict[str, Any]]:

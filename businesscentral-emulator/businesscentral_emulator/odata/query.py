@@ -393,7 +393,7 @@ def _enum_range(column: _Column, op: str, member: str) -> _Condition:
     return _Condition(f"{column.sql} IN ({', '.join('?' * len(chosen))})", chosen, fields)
 
 
-def compile_filter(
+def compile_filter(  # noqa: PLR0913 - the options of one $filter
     text: str,
     entity_type: EntityType,
     schema_version: str = "1.0",

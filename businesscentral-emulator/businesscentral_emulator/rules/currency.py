@@ -152,7 +152,8 @@ def filter_columns(
     if _page(api, set_name) is None:
         return {}
     lcy = local_currency(store, api, company).replace("'", "''")
-    return {"currencyCode": f"""(CASE WHEN "currencyCode" = '' THEN '{lcy}' ELSE "currencyCode" END)"""}
+    served = f"""(CASE WHEN "currencyCode" = '' THEN '{lcy}' ELSE "currencyCode" END)"""
+    return {"currencyCode": served}
 
 
 # -- writes ----------------------------------------------------------------------------------
