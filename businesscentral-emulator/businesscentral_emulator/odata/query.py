@@ -197,9 +197,16 @@ class _Binder:
     """Binds a parsed filter to an entity type and compiles it to a SQL condition."""
 
     def __init__(
-        self, entity_type: EntityType, schema_version: str, namespace: str, *, allow_not: bool
+        self,
+        entity_type: EntityType,
+        schema_version: str,
+        namespace: str,
+        *,
+        allow_not: bool,
+        computed: Mapping[str, str] | None = None,
     ) -> None:
         self.entity_type = entity_type
+        self.computed = computed or {}
         self.type_name = f"{namespace}.{entity_type.name}"
         self.v21 = supports_v21(schema_version)
         self.allow_not = allow_not
@@ -251,7 +258,7 @@ class _Binder:
             sql = (
                 f"CAST({quote(prop.name)} AS REAL)" if prop.kind == "decimal" else quote(prop.name)
             )
-            return _Column(prop, sql)
+            return _Column(prop, self.computed.get(prop.name, sql))
         if isinstance(node, Call) and node.name in _CASE_FUNCTIONS:
             inner = self.column(node.args[0]) if len(node.args) == 1 else None
             if inner is None or inner.prop.kind != "string":
@@ -386,13 +393,14 @@ def _enum_range(column: _Column, op: str, member: str) -> _Condition:
     return _Condition(f"{column.sql} IN ({', '.join('?' * len(chosen))})", chosen, fields)
 
 
-def compile_filter(
+def compile_filter(  # noqa: PLR0913 - the options of one $filter
     text: str,
     entity_type: EntityType,
     schema_version: str = "1.0",
     *,
     namespace: str = "Microsoft.NAV",
     allow_not: bool = True,
+    computed: Mapping[str, str] | None = None,
 ) -> tuple[str, list[Any]]:
     """Compile `$filter` text to a SQL condition over the store's columns.
 
@@ -402,6 +410,7 @@ def compile_filter(
         schema_version: the request's `$schemaversion`; 2.1 enables `in` and nested functions.
         namespace: the EDMX namespace, for messages naming the type.
         allow_not: False refuses `not` as live BC tenants were seen to (see the module notes).
+        computed: SQL standing for a property whose served value is not its stored one.
 
     Returns:
         A SQL boolean expression with `?` placeholders, and its parameters in stored form.
@@ -413,7 +422,9 @@ def compile_filter(
         tree = parse_filter(text)
     except FilterSyntaxError as exc:
         raise QueryError(str(exc)) from exc
-    condition = _Binder(entity_type, schema_version, namespace, allow_not=allow_not).bind(tree)
+    condition = _Binder(
+        entity_type, schema_version, namespace, allow_not=allow_not, computed=computed
+    ).bind(tree)
     return condition.sql, list(condition.params)
 
 

@@ -19,6 +19,7 @@ from businesscentral_emulator.odata.query import QueryOptions
 from businesscentral_emulator.odata.values import empty_value
 from businesscentral_emulator.rules import code_tables, job_queue, subscriptions
 from businesscentral_emulator.rules import documents as docs
+from businesscentral_emulator.rules.currency import take_currency
 from businesscentral_emulator.rules.references import resolve_references
 from businesscentral_emulator.rules.validation import (
     EMPTY_GUID,
@@ -298,6 +299,7 @@ class Writer:
         row = dict(values)
         row["_company"] = company
         resolve_references(self.store, api, name, company, row, changed)
+        take_currency(self.store, api, name, company, row, changed)
         docs.derive_line(self.store, api, name, company, row, changed)
         header_set = docs.HEADER_OF_LINES.get(name)
         if header_set is not None:
@@ -394,6 +396,7 @@ class Writer:
             # A reference repeated unchanged is not looked up again (nothing is re-derived).
             sent = {k for k in values if k not in _REFERENCE_FIELDS or values[k] != row.get(k)}
             resolve_references(self.store, api, name, row["_company"], merged, sent)
+            take_currency(self.store, api, name, row["_company"], merged, sent)
             docs.derive_line(self.store, api, name, row["_company"], merged, sent)
             if name in docs.HEADER_OF_LINES:
                 merged.update(docs.line_amounts(merged))

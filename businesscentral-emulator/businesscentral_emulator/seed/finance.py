@@ -642,6 +642,7 @@ def _aged_row(
 ) -> Row:
     due = open_total.get(str(party["id"]), 0)
     current = due // 2
+    lcy = ctx.locale.currency
     older = due - current
     return {
         f"{side}Id": party["id"],
@@ -649,9 +650,7 @@ def _aged_row(
         "name": party["displayName"],
         # AR shows a blank customer currency as the LCY code; AP keeps the vendor's as it is
         # (Graph Mgt - Reports.SetUpAgedReportAPIData).
-        "currencyCode": party["currencyCode"]
-        if side == "customer" or party["currencyCode"] != ctx.locale.currency
-        else "",
+        "currencyCode": party["currencyCode"] or (lcy if side == "customer" else ""),
         "balanceDue": cents_text(due),
         "currentAmount": cents_text(current),
         "period1Label": "Up to 30 Days",

@@ -194,8 +194,8 @@ def _text(  # noqa: C901, PLR0911, PLR0912 - one flat table of name rules
         return postal
     if "country" in name:
         return ctx.locale.country
-    if "currency" in name:
-        return ctx.locale.currency
+    if "currency" in name:  # BC stores the local currency as a blank code (rules/currency.py)
+        return ""
     if name.endswith(("address2", "addressline2", "name2")):
         return ""
     if "address" in name:

@@ -280,7 +280,7 @@ def _party_common(rng: random.Random, ctx: CompanyContext, name: str, foreign_ra
         "email": f"info@{web}{ctx.locale.domain}" if chance(rng, 0.9) else "",
         "website": f"www.{web}{ctx.locale.domain}" if chance(rng, 0.6) else "",
         "currencyId": foreign["id"] if foreign else EMPTY_GUID,
-        "currencyCode": currency,
+        "currencyCode": currency if foreign else "",  # BC stores the LCY as a blank code
         "taxRegistrationNumber": str(rng.randrange(10**8, 10**9)) if chance(rng, 0.7) else "",
         "paymentTermsId": _pick_id(rng, ctx.ref("paymentTerms")),
         "paymentMethodId": _pick_id(rng, ctx.ref("paymentMethods")),

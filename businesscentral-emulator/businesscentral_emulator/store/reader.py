@@ -17,6 +17,7 @@ import msgspec
 from businesscentral_emulator.odata.errors import BusinessCentralError, record_not_found
 from businesscentral_emulator.odata.query import OrderBy, QueryOptions, compile_filter, order_terms
 from businesscentral_emulator.odata.values import wire_converter
+from businesscentral_emulator.rules.currency import filter_columns, show_local_currency
 from businesscentral_emulator.store.sqlite import quote, table_name
 
 if TYPE_CHECKING:
@@ -121,7 +122,12 @@ class Reader:
         where, params = target.where()
         if options.filter:
             filter_sql, filter_params = compile_filter(
-                options.filter, entity_type, options.schema_version
+                options.filter,
+                entity_type,
+                options.schema_version,
+                computed=filter_columns(
+                    self.store, target.api, target.entity_set.name, target.company
+                ),
             )
             where = f"{where} AND ({filter_sql})"
             params = [*params, *filter_params]
@@ -174,6 +180,7 @@ class Reader:
     ) -> list[dict[str, Any]]:
         serializer = self._serializer(api, entity_set, options.select)
         rows = self._shape(raw_rows, serializer, with_etag=entity_set.name != "companies")
+        show_local_currency(self.store, api, entity_set.name, company, rows)
         for item in options.expand:
             self._expand(
                 api=api,
@@ -248,7 +255,10 @@ class Reader:
         extra_where, extra_params = "", list[Any]()
         if options.filter:
             extra_where, extra_params = compile_filter(
-                options.filter, child_type, options.schema_version
+                options.filter,
+                child_type,
+                options.schema_version,
+                computed=filter_columns(self.store, api, child_set.name, company),
             )
         terms = [*order_terms(options.orderby, child_type), ("_rowid", False)]
         order_sql = ", ".join(f"{sql} {'DESC' if desc else 'ASC'}" for sql, desc in terms)
