@@ -17,6 +17,7 @@ from businesscentral_emulator.odata.errors import BusinessCentralError, record_n
 from businesscentral_emulator.odata.paths import Target
 from businesscentral_emulator.odata.query import QueryOptions
 from businesscentral_emulator.odata.values import empty_value
+from businesscentral_emulator.rules import corrections, payments
 from businesscentral_emulator.rules import documents as docs
 from businesscentral_emulator.rules.references import resolve_references
 from businesscentral_emulator.rules.validation import (
@@ -211,6 +212,7 @@ class Writer:
     def _refresh_header(self, api: ApiModel, header_set: str, document_id: str) -> None:
         entity_set = api.entity_sets[header_set]
         totals = docs.header_totals(self.store, api, header_set, document_id)
+        totals.update(corrections.draft_remaining(header_set, totals))
         self._update_columns(api, entity_set, '"id" = ?', [document_id], totals)
 
     def _update_columns(
@@ -285,6 +287,7 @@ class Writer:
         row["_company"] = company
         resolve_references(self.store, api, name, company, row, changed)
         docs.derive_line(self.store, api, name, company, row, changed)
+        payments.derive_payment(self.store, api, name, company, row, changed, insert=True)
         header_set = docs.HEADER_OF_LINES.get(name)
         if header_set is not None:
             self._prepare_line(api, entity_set, row)
@@ -378,6 +381,9 @@ class Writer:
             sent = {k for k in values if k not in _REFERENCE_FIELDS or values[k] != row.get(k)}
             resolve_references(self.store, api, name, row["_company"], merged, sent)
             docs.derive_line(self.store, api, name, row["_company"], merged, sent)
+            payments.derive_payment(
+                self.store, api, name, row["_company"], merged, sent, insert=False
+            )
             if name in docs.HEADER_OF_LINES:
                 merged.update(docs.line_amounts(merged))
             _computed(api, entity_set, merged)
@@ -426,6 +432,10 @@ class Writer:
         action = target.action or ""
         name = target.entity_set.name
         with transaction(self.store):
+            batch = payments.payment_batch(self.store, target) if name == "journals" else None
+            if batch is not None:  # journals(<payment journal id>)/post: see rules/payments.py
+                payments.post_payments(self.store, target.api, *batch)
+                return
             row = self._fetch_target(target)
             docs.action_precondition(name, action, row)
             if action in {"post", "postAndSend"} and name == "journals":
@@ -436,6 +446,11 @@ class Writer:
                 self._convert_quote(target, row, docs.QUOTE_CONVERSIONS[action])
             elif (name, action) in docs.ORDER_POSTINGS:
                 self._post_order(target, row, *docs.ORDER_POSTINGS[name, action])
+            elif name == "salesInvoices" and action in corrections.CANCEL_ACTIONS:
+                self._cancel_invoice(target, row)
+            elif name == "salesInvoices" and action == corrections.CORRECTIVE_ACTION:
+                corrections.check_corrective_credit_memo(row)
+                self._credit_memo_from(target, row)
             else:
                 raise BusinessCentralError(
                     501,
@@ -472,6 +487,46 @@ class Writer:
             document_type=kind.gl_document_type or "_x0020_",
             posting_date=posting_date,
         )
+
+    def _cancel_invoice(self, target: Target, invoice: dict[str, Any]) -> None:
+        """Cancel a posted invoice: a corrective credit memo, posted; the invoice Canceled."""
+        corrections.check_cancel(invoice)
+        api, company = target.api, invoice["_company"]
+        memo_id = self._credit_memo_from(target, invoice)
+        memos = api.entity_sets[corrections.CREDIT_MEMOS]
+        memo = self._fetch(api, memos, '"id" = ?', [memo_id])
+        if memo is None:  # pragma: no cover - just written
+            raise record_not_found(memos.entity_type.name, memo_id)
+        posting_date = str(memo.get("postingDate") or docs.now_stored()[:10])
+        self._update_columns(api, memos, '"id" = ?', [memo_id], {"status": corrections.CORRECTIVE})
+        docs.write_gl_entries(
+            self.store,
+            api,
+            company,
+            docs.document_entries(self.store, api, corrections.CREDIT_MEMOS, memo),
+            document_number=str(memo.get("number") or ""),
+            document_type=docs.DOCUMENTS[corrections.CREDIT_MEMOS].gl_document_type or "",
+            posting_date=posting_date,
+        )
+        self._update_columns(
+            api, target.entity_set, "_rowid = ?", [invoice["_rowid"]],
+            corrections.canceled_invoice(),
+        )  # fmt: skip
+
+    def _credit_memo_from(self, target: Target, invoice: dict[str, Any]) -> str:
+        """A draft credit memo copied from a posted invoice and applied to it: its id."""
+        api, company = target.api, invoice["_company"]
+        memos = api.entity_sets[corrections.CREDIT_MEMOS]
+        values, filled = docs.copied_fields(invoice, memos.entity_type.properties)
+        values.update(corrections.credit_memo_links(invoice))
+        values["postingDate"] = docs.now_stored()[:10]  # the work date of Sales Header.Insert
+        filled |= {"invoiceId", "invoiceNumber", "postingDate"}
+        memo_id = self._insert_row(api, memos, company, values, filled)
+        self._copy_lines(
+            api, company, (corrections.INVOICE_LINES, invoice["id"]),
+            (corrections.CREDIT_MEMOS, memo_id),
+        )  # fmt: skip
+        return memo_id
 
     def _post_journal(self, target: Target, journal: dict[str, Any]) -> None:
         api = target.api
