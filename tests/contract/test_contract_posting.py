@@ -23,6 +23,17 @@ import pytest
 
 DIALOG = "Application_DialogException"
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
+CANCEL_PAID = (
+    "You cannot cancel this posted sales invoice because it is fully or partially paid."
+    "\\\\To reverse a paid sales invoice, you must manually create a sales credit memo."
+)
+PARTLY_PAID = (
+    "The invoice is partially paid or credited. The corrective credit memo may not be fully"
+    " closed by the invoice."
+)
+NOT_AN_INVOICE = (
+    'The "appliesToInvoiceId" should be the ID of an Open, Paid, Corrective, or Canceled Invoice.'
+)
 
 
 @pytest.fixture(scope="module")
@@ -158,8 +169,7 @@ def test_a_paid_invoice_cannot_be_canceled(bc):
     assert error_of(act(bc, "salesInvoices", invoice["id"], "cancel")) == (
         400,
         DIALOG,
-        "You cannot cancel this posted sales invoice because it is fully or partially paid."
-        "\\\\To reverse a paid sales invoice, you must manually create a sales credit memo.",
+        CANCEL_PAID,
     )
 
 
@@ -196,8 +206,7 @@ def test_make_corrective_credit_memo_creates_a_draft_applied_to_the_invoice(bc):
     assert error_of(act(bc, "salesInvoices", partly["id"], "makeCorrectiveCreditMemo")) == (
         400,
         DIALOG,
-        "The invoice is partially paid or credited. The corrective credit memo may not be fully"
-        " closed by the invoice.",
+        PARTLY_PAID,
     )
 
 
@@ -264,8 +273,7 @@ def test_payments_refuse_unknown_parties_drafts_and_mismatches_in_the_pages_word
         ({"customerId": customers[0]["id"], "customerNumber": customers[1]["number"]},
          "The customer values do not match to a specific Customer."),
         ({"appliesToInvoiceId": draft["id"]},
-         'The "appliesToInvoiceId" should be the ID of an Open, Paid, Corrective, or Canceled'
-         " Invoice."),
+         NOT_AN_INVOICE),
         ({"appliesToInvoiceId": invoice["id"], "appliesToInvoiceNumber": "OTHER"},
          "The Applies To Invoice values do not match to the same Invoice."),
     ]  # fmt: skip
@@ -333,3 +341,49 @@ def test_posting_a_payment_journal_pays_the_invoices_it_applies_to(bc):
     )
     assert act(bc, "journals", vendor_journal["id"], "post").status_code == 204
     assert get(bc, f"purchaseInvoices({purchase['id']})")["status"] == "Paid"
+
+
+def test_only_a_corrective_credit_memo_can_be_canceled_and_it_takes_an_invoice(bc):
+    """salesCreditMemos cancel: a Corrective credit memo becomes Canceled; a Corrective invoice.
+
+    Sources: AL `APIV2/Source/_Exclude_APIV2_/src/pages/APIV2SalesCreditMemos.Page.al` @406aa00d
+    (Cancel, CheckCreditMemoCanBeCancelled: AlreadyCancelledErr 'The credit memo cannot be
+    cancelled because it has already been canceled.'); BaseApp codeunit 1339 `Cancel Posted
+    Sales Cr. Memo` @0599fda7 (TestIfCrMemoIsCorrectiveDoc -> NotCorrectiveDocErr 'You cannot
+    cancel this posted sales credit memo because it is not a corrective document.'; OnRun copies
+    the credit memo into an invoice applied to it and posts it); STATUS: that invoice's
+    Corrective flowfield (a Cancelled Document of Source ID 114 cancelled by it).
+    """
+    plain = create(
+        bc,
+        "salesCreditMemos",
+        {
+            "customerNumber": first(bc, "customers")["number"],
+            "salesCreditMemoLines": [
+                {"lineObjectNumber": first(bc, "items")["number"], "quantity": 1}
+            ],
+        },
+    )
+    assert act(bc, "salesCreditMemos", plain["id"], "post").status_code == 204
+    assert error_of(act(bc, "salesCreditMemos", plain["id"], "cancel")) == (
+        400,
+        DIALOG,
+        "You cannot cancel this posted sales credit memo because it is not a corrective document.",
+    )
+    invoice = posted_invoice(bc)
+    assert act(bc, "salesInvoices", invoice["id"], "cancel").status_code == 204
+    [memo] = memos_of(bc, invoice)
+    response = act(bc, "salesCreditMemos", memo["id"], "cancel")
+    assert (response.status_code, response.content) == (204, b"")
+    assert get(bc, f"salesCreditMemos({memo['id']})")["status"] == "Canceled"
+    corrective = bc.get(
+        bc.company_url("salesInvoices"), params={"$filter": "status eq 'Corrective'"}
+    ).json()["value"]
+    assert [i["totalAmountIncludingTax"] for i in corrective] == [
+        invoice["totalAmountIncludingTax"]
+    ]
+    assert error_of(act(bc, "salesCreditMemos", memo["id"], "cancelAndSend")) == (
+        400,
+        DIALOG,
+        "The credit memo cannot be cancelled because it has already been canceled.",
+    )

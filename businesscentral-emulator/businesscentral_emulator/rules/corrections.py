@@ -59,6 +59,19 @@ CANCEL_PAID = (
     "\\\\To reverse a paid sales invoice, you must manually create a sales credit memo."
 )
 
+# salesCreditMemos cancel: APIV2/Source/_Exclude_APIV2_/src/pages/APIV2SalesCreditMemos.Page.al
+# @406aa00d20f4de9b6c097bc1956977caf4b8cc33 (Cancel, CheckCreditMemoCanBeCancelled,
+# AlreadyCancelledErr) and BaseApp/Source/Base Application/Sales/History/
+# CancelPostedSalesCrMemo.Codeunit.al @0599fda749f78d9a340ec01b4c6c2a7ab61351dd (codeunit 1339:
+# only a corrective credit memo can be cancelled, NotCorrectiveDocErr; OnRun unapplies it, copies
+# it into an invoice applied to it, posts that invoice and records the cancellation).
+CREDIT_MEMO_LINES = "salesCreditMemoLines"
+INVOICES = "salesInvoices"
+MEMO_ALREADY_CANCELED = "The credit memo cannot be cancelled because it has already been canceled."
+MEMO_NOT_CORRECTIVE = (
+    "You cannot cancel this posted sales credit memo because it is not a corrective document."
+)
+
 CANCELED = "Canceled"
 CORRECTIVE = "Corrective"
 
@@ -122,3 +135,21 @@ def draft_remaining(set_name: str, totals: dict[str, str]) -> dict[str, str]:
     if set_name != "salesInvoices":
         return {}
     return {"remainingAmount": totals.get("totalAmountIncludingTax", "0")}
+
+
+def check_cancel_credit_memo(memo: dict[str, Any]) -> None:
+    """Refuse to cancel a posted credit memo: already canceled, or not a corrective one.
+
+    Raises:
+        BusinessCentralError: The page's AlreadyCancelledErr or codeunit 1339's
+            NotCorrectiveDocErr.
+    """
+    if memo.get("status") == CANCELED:
+        raise dialog(MEMO_ALREADY_CANCELED)
+    if memo.get("status") != CORRECTIVE:
+        raise dialog(MEMO_NOT_CORRECTIVE)
+
+
+def corrective_invoice() -> dict[str, Any]:
+    """The invoice that cancels a credit memo: posted, Corrective, closed by the credit memo."""
+    return {"status": CORRECTIVE, "remainingAmount": format_decimal(Decimal(0))}

@@ -448,6 +448,8 @@ class Writer:
                 self._post_order(target, row, *docs.ORDER_POSTINGS[name, action])
             elif name == "salesInvoices" and action in corrections.CANCEL_ACTIONS:
                 self._cancel_invoice(target, row)
+            elif name == "salesCreditMemos" and action in corrections.CANCEL_ACTIONS:
+                self._cancel_credit_memo(target, row)
             elif name == "salesInvoices" and action == corrections.CORRECTIVE_ACTION:
                 corrections.check_corrective_credit_memo(row)
                 self._credit_memo_from(target, row)
@@ -512,6 +514,39 @@ class Writer:
             api, target.entity_set, "_rowid = ?", [invoice["_rowid"]],
             corrections.canceled_invoice(),
         )  # fmt: skip
+
+    def _cancel_credit_memo(self, target: Target, memo: dict[str, Any]) -> None:
+        """Cancel a corrective credit memo: a posted Corrective invoice; the memo Canceled."""
+        corrections.check_cancel_credit_memo(memo)
+        api, company = target.api, memo["_company"]
+        invoices = api.entity_sets[corrections.INVOICES]
+        values, filled = docs.copied_fields(memo, invoices.entity_type.properties)
+        values["postingDate"] = docs.now_stored()[:10]
+        values["number"] = docs.posted_number(self.store, api, corrections.INVOICES, company) or ""
+        filled |= {"postingDate", "number"}
+        invoice_id = self._insert_row(api, invoices, company, values, filled)
+        self._copy_lines(
+            api, company, (corrections.CREDIT_MEMO_LINES, memo["id"]),
+            (corrections.INVOICES, invoice_id),
+        )  # fmt: skip
+        invoice = self._fetch(api, invoices, '"id" = ?', [invoice_id])
+        if invoice is None:  # pragma: no cover - just written
+            raise record_not_found(invoices.entity_type.name, invoice_id)
+        self._update_columns(
+            api, invoices, '"id" = ?', [invoice_id], corrections.corrective_invoice()
+        )
+        docs.write_gl_entries(
+            self.store,
+            api,
+            company,
+            docs.document_entries(self.store, api, corrections.INVOICES, invoice),
+            document_number=str(invoice.get("number") or ""),
+            document_type=docs.DOCUMENTS[corrections.INVOICES].gl_document_type or "",
+            posting_date=str(values["postingDate"]),
+        )
+        self._update_columns(
+            api, target.entity_set, "_rowid = ?", [memo["_rowid"]], {"status": corrections.CANCELED}
+        )
 
     def _credit_memo_from(self, target: Target, invoice: dict[str, Any]) -> str:
         """A draft credit memo copied from a posted invoice and applied to it: its id."""
