@@ -258,7 +258,8 @@ def test_payments_refuse_unknown_parties_drafts_and_mismatches_in_the_pages_word
     Sources: CUST-PAYMENTS CustomerIdDoesNotMatchACustomerErr,
     CustomerNumberDoesNotMatchACustomerErr, CustomerValuesDontMatchErr,
     AppliesToInvoiceIdDoesNotMatchAnInvoiceErr (a draft is not in Sales Invoice Header),
-    AppliesToDocValuesDontMatchErr, FiltersNotSpecifiedErr (OnInsertRecord without a journal);
+    AppliesToDocValuesDontMatchErr, FiltersNotSpecifiedErr (OnInsertRecord without a journal),
+    JournalBatchIdNameNotMatchErr (a body journalId other than the URL's journal);
     VEND-PAYMENTS the vendor labels.
     """
     journal = first(bc, "customerPaymentJournals")
@@ -281,6 +282,13 @@ def test_payments_refuse_unknown_parties_drafts_and_mismatches_in_the_pages_word
         response = bc.request("POST", bc.company_url(url), json=body)
         assert response.status_code == 400, body
         assert error_of(response) == (400, DIALOG, label), body
+    other = bc.get(bc.company_url("customerPaymentJournals"), params={"$top": 2}).json()["value"][1]
+    elsewhere = bc.request("POST", bc.company_url(url), json={"journalId": other["id"]})
+    assert error_of(elsewhere) == (
+        400,
+        DIALOG,
+        "The Journal Id and Journal Display Name do not match.",
+    )
     orphan = bc.request("POST", bc.company_url("customerPayments"), json={"amount": -1})
     assert error_of(orphan) == (
         400,

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from businesscentral_emulator.store.sqlite import Store
 
 NO_JOURNAL = "You must specify a journal batch ID or a journal ID to get a journal line."
+JOURNAL_MISMATCH = "The Journal Id and Journal Display Name do not match."
 APPLIES_TO_MISMATCH = "The Applies To Invoice values do not match to the same Invoice."
 NOT_AN_INVOICE = (
     'The "appliesToInvoiceId" should be the ID of an Open, Paid, Corrective, or Canceled Invoice.'
@@ -85,6 +86,24 @@ PAYMENTS = {
         "Accounts Payable",
     ),
 }
+
+
+def check_journal_link(target: Target, values: dict[str, Any]) -> None:
+    """A payment POSTed under its journal may not name another journal in its body.
+
+    CUST-PAYMENTS / VEND-PAYMENTS OnInsertRecord: a body "Journal Batch Id" that differs from
+    the journal filter of the URL → JournalBatchIdNameNotMatchErr.
+
+    Raises:
+        BusinessCentralError: `The Journal Id and Journal Display Name do not match.`
+    """
+    sent = values.get("journalId")
+    parent = target.parent
+    if target.entity_set.name not in PAYMENTS or parent is None or not parent.key:
+        return
+    if sent in (None, "", EMPTY_GUID) or str(sent).lower() == parent.key.lower():
+        return
+    raise dialog(JOURNAL_MISMATCH)
 
 
 def _given(row: dict[str, Any], name: str, changed: set[str]) -> bool:

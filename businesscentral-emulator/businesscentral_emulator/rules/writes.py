@@ -248,6 +248,7 @@ class Writer:
         )
         changed = set(values)
         with transaction(self.store):
+            payments.check_journal_link(target, values)
             self._link_parent(target, values, changed)
             new_id = self._insert_row(target.api, entity_set, target.company, values, changed)
             if kind is not None:
