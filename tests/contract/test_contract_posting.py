@@ -31,6 +31,10 @@ PARTLY_PAID = (
     "The invoice is partially paid or credited. The corrective credit memo may not be fully"
     " closed by the invoice."
 )
+CLOSED_PERIOD = (
+    "You cannot cancel this posted sales invoice because it was posted in a posting period that"
+    " is closed."
+)
 NOT_AN_INVOICE = (
     'The "appliesToInvoiceId" should be the ID of an Open, Paid, Corrective, or Canceled Invoice.'
 )
@@ -395,3 +399,60 @@ def test_only_a_corrective_credit_memo_can_be_canceled_and_it_takes_an_invoice(b
         DIALOG,
         "The credit memo cannot be cancelled because it has already been canceled.",
     )
+
+
+def test_posting_and_cancelling_stay_inside_the_allowed_posting_dates(bc):
+    """A post dated outside Allow Posting From..To is refused; so is cancelling such a document.
+
+    Sources: Sales-Post CheckAndUpdate (GenJnlCheckLine.IsDateNotAllowed → PostingDateNotAllowedErr
+    '%1 is not within your range of allowed posting dates.', %1 = 'Posting Date'; Microsoft's
+    posting test expects 'Posting Date is not within your range of allowed posting dates.');
+    codeunit 11 Gen. Jnl.-Check Line DateNotAllowed (General Ledger Setup's Allow Posting From /
+    To); CORRECT TestIfPostingIsAllowed → PostingNotAllowedCancelErr. The setup is changed
+    through the emulator's edit hook, as an administrator would in BC's client
+    (generalLedgerSetup is read-only in API v2.0).
+    """
+    invoice = posted_invoice(bc)
+    setup = first(bc, "generalLedgerSetup")
+    item = first(bc, "items")["number"]
+    draft = create(
+        bc,
+        "salesInvoices",
+        {
+            "customerNumber": first(bc, "customers")["number"],
+            "postingDate": "2001-01-31",
+            "salesInvoiceLines": [{"lineObjectNumber": item, "quantity": 1}],
+        },
+    )
+    assert error_of(act(bc, "salesInvoices", draft["id"], "post")) == (
+        400,
+        DIALOG,
+        "Posting Date is not within your range of allowed posting dates.",
+    )
+    assert get(bc, f"salesInvoices({draft['id']})")["status"] == "Draft"
+    bc.hook(
+        "POST",
+        "edit",
+        {
+            "entity_set": "generalLedgerSetup",
+            "ids": [setup["id"]],
+            "changes": {"allowPostingFrom": "9990-01-01"},
+        },
+    )
+    try:
+        assert error_of(act(bc, "salesInvoices", invoice["id"], "cancel")) == (
+            400,
+            DIALOG,
+            CLOSED_PERIOD,
+        )
+    finally:
+        bc.hook(
+            "POST",
+            "edit",
+            {
+                "entity_set": "generalLedgerSetup",
+                "ids": [setup["id"]],
+                "changes": {"allowPostingFrom": setup["allowPostingFrom"]},
+            },
+        )
+    assert act(bc, "salesInvoices", invoice["id"], "cancel").status_code == 204

@@ -31,6 +31,7 @@ from typing import Any
 
 from businesscentral_emulator.odata.errors import BusinessCentralError
 from businesscentral_emulator.odata.values import format_decimal
+from businesscentral_emulator.rules.posting_dates import CANCEL_NOT_ALLOWED
 from businesscentral_emulator.rules.validation import dialog
 
 CANCEL_ACTIONS = frozenset({"cancel", "cancelAndSend"})
@@ -85,11 +86,12 @@ def _fully_open(invoice: dict[str, Any]) -> bool:
     return _money(invoice.get("totalAmountIncludingTax")) == _money(invoice.get("remainingAmount"))
 
 
-def check_cancel(invoice: dict[str, Any]) -> None:
+def check_cancel(invoice: dict[str, Any], *, posting_allowed: bool) -> None:
     """Refuse to cancel a posted invoice, in the page's and codeunit 1303's order and words.
 
     Raises:
-        BusinessCentralError: Already canceled, zero amount, a corrective invoice, or paid.
+        BusinessCentralError: Already canceled, zero amount, posted in a closed period, a
+            corrective invoice, or paid.
     """
     status = invoice.get("status")
     if status == CANCELED:
@@ -102,6 +104,8 @@ def check_cancel(invoice: dict[str, Any]) -> None:
             "Amount must have a value in Sales Invoice Header:"
             f" No.={invoice.get('number')}. It cannot be zero or empty.",
         )
+    if not posting_allowed:
+        raise dialog(CANCEL_NOT_ALLOWED["salesInvoices"])
     if status == CORRECTIVE:
         raise dialog(CANCEL_CORRECTIVE)
     if not _fully_open(invoice):
@@ -137,15 +141,17 @@ def draft_remaining(set_name: str, totals: dict[str, str]) -> dict[str, str]:
     return {"remainingAmount": totals.get("totalAmountIncludingTax", "0")}
 
 
-def check_cancel_credit_memo(memo: dict[str, Any]) -> None:
-    """Refuse to cancel a posted credit memo: already canceled, or not a corrective one.
+def check_cancel_credit_memo(memo: dict[str, Any], *, posting_allowed: bool) -> None:
+    """Refuse to cancel a posted credit memo: canceled, closed period, or not a corrective one.
 
     Raises:
-        BusinessCentralError: The page's AlreadyCancelledErr or codeunit 1339's
-            NotCorrectiveDocErr.
+        BusinessCentralError: The page's AlreadyCancelledErr, or codeunit 1339's
+            PostingNotAllowedCancelErr or NotCorrectiveDocErr.
     """
     if memo.get("status") == CANCELED:
         raise dialog(MEMO_ALREADY_CANCELED)
+    if not posting_allowed:
+        raise dialog(CANCEL_NOT_ALLOWED["salesCreditMemos"])
     if memo.get("status") != CORRECTIVE:
         raise dialog(MEMO_NOT_CORRECTIVE)
 

@@ -17,7 +17,7 @@ from businesscentral_emulator.odata.errors import BusinessCentralError, record_n
 from businesscentral_emulator.odata.paths import Target
 from businesscentral_emulator.odata.query import QueryOptions
 from businesscentral_emulator.odata.values import empty_value
-from businesscentral_emulator.rules import corrections, payments
+from businesscentral_emulator.rules import corrections, payments, posting_dates
 from businesscentral_emulator.rules import documents as docs
 from businesscentral_emulator.rules.references import resolve_references
 from businesscentral_emulator.rules.validation import (
@@ -473,6 +473,7 @@ class Writer:
         posting_date = row.get("postingDate") or ""
         if posting_date in {"", "0001-01-01"}:
             posting_date = docs.now_stored()[:10]
+        posting_dates.check_post(self.store, api, row["_company"], posting_date)
         changes: dict[str, Any] = {"status": "Open", "postingDate": posting_date}
         if "remainingAmount" in row:
             changes["remainingAmount"] = row.get("totalAmountIncludingTax") or "0"
@@ -493,7 +494,7 @@ class Writer:
 
     def _cancel_invoice(self, target: Target, invoice: dict[str, Any]) -> None:
         """Cancel a posted invoice: a corrective credit memo, posted; the invoice Canceled."""
-        corrections.check_cancel(invoice)
+        corrections.check_cancel(invoice, posting_allowed=self._allowed(target.api, invoice))
         api, company = target.api, invoice["_company"]
         memo_id = self._credit_memo_from(target, invoice)
         memos = api.entity_sets[corrections.CREDIT_MEMOS]
@@ -516,9 +517,14 @@ class Writer:
             corrections.canceled_invoice(),
         )  # fmt: skip
 
+    def _allowed(self, api: ApiModel, row: dict[str, Any]) -> bool:
+        """Whether the document's posting date is inside the allowed posting dates."""
+        posting_date = str(row.get("postingDate") or "")
+        return posting_dates.allowed(self.store, api, row["_company"], posting_date)
+
     def _cancel_credit_memo(self, target: Target, memo: dict[str, Any]) -> None:
         """Cancel a corrective credit memo: a posted Corrective invoice; the memo Canceled."""
-        corrections.check_cancel_credit_memo(memo)
+        corrections.check_cancel_credit_memo(memo, posting_allowed=self._allowed(target.api, memo))
         api, company = target.api, memo["_company"]
         invoices = api.entity_sets[corrections.INVOICES]
         values, filled = docs.copied_fields(memo, invoices.entity_type.properties)
@@ -652,6 +658,7 @@ class Writer:
         posting_date = str(values.get("postingDate") or "")
         if posting_date in {"", "0001-01-01"}:
             posting_date = docs.now_stored()[:10]
+        posting_dates.check_post(self.store, api, company, posting_date)
         values["postingDate"] = posting_date
         values["number"] = docs.posted_number(self.store, api, invoice_set, company) or ""
         invoice_id = self._insert_row(api, invoice_entity, company, values, filled)
