@@ -495,61 +495,26 @@ class Writer:
     def _cancel_invoice(self, target: Target, invoice: dict[str, Any]) -> None:
         """Cancel a posted invoice: a corrective credit memo, posted; the invoice Canceled."""
         corrections.check_cancel(invoice, posting_allowed=self._allowed(target.api, invoice))
-        api, company = target.api, invoice["_company"]
         memo_id = self._credit_memo_from(target, invoice)
-        memos = api.entity_sets[corrections.CREDIT_MEMOS]
-        memo = self._fetch(api, memos, '"id" = ?', [memo_id])
-        if memo is None:  # pragma: no cover - just written
-            raise record_not_found(memos.entity_type.name, memo_id)
-        posting_date = str(memo.get("postingDate") or docs.now_stored()[:10])
-        self._update_columns(api, memos, '"id" = ?', [memo_id], {"status": corrections.CORRECTIVE})
-        docs.write_gl_entries(
-            self.store,
-            api,
-            company,
-            docs.document_entries(self.store, api, corrections.CREDIT_MEMOS, memo),
-            document_number=str(memo.get("number") or ""),
-            document_type=docs.DOCUMENTS[corrections.CREDIT_MEMOS].gl_document_type or "",
-            posting_date=posting_date,
-        )
+        self._post_copy(
+            target.api, invoice["_company"], corrections.CREDIT_MEMOS, memo_id,
+            {"status": corrections.CORRECTIVE},
+        )  # fmt: skip
         self._update_columns(
-            api, target.entity_set, "_rowid = ?", [invoice["_rowid"]],
+            target.api, target.entity_set, "_rowid = ?", [invoice["_rowid"]],
             corrections.canceled_invoice(),
         )  # fmt: skip
-
-    def _allowed(self, api: ApiModel, row: dict[str, Any]) -> bool:
-        """Whether the document's posting date is inside the allowed posting dates."""
-        posting_date = str(row.get("postingDate") or "")
-        return posting_dates.allowed(self.store, api, row["_company"], posting_date)
 
     def _cancel_credit_memo(self, target: Target, memo: dict[str, Any]) -> None:
         """Cancel a corrective credit memo: a posted Corrective invoice; the memo Canceled."""
         corrections.check_cancel_credit_memo(memo, posting_allowed=self._allowed(target.api, memo))
         api, company = target.api, memo["_company"]
-        invoices = api.entity_sets[corrections.INVOICES]
-        values, filled = docs.copied_fields(memo, invoices.entity_type.properties)
-        values["postingDate"] = docs.now_stored()[:10]
-        values["number"] = docs.posted_number(self.store, api, corrections.INVOICES, company) or ""
-        filled |= {"postingDate", "number"}
-        invoice_id = self._insert_row(api, invoices, company, values, filled)
-        self._copy_lines(
-            api, company, (corrections.CREDIT_MEMO_LINES, memo["id"]),
-            (corrections.INVOICES, invoice_id),
-        )  # fmt: skip
-        invoice = self._fetch(api, invoices, '"id" = ?', [invoice_id])
-        if invoice is None:  # pragma: no cover - just written
-            raise record_not_found(invoices.entity_type.name, invoice_id)
-        self._update_columns(
-            api, invoices, '"id" = ?', [invoice_id], corrections.corrective_invoice()
+        number = docs.posted_number(self.store, api, corrections.INVOICES, company) or ""
+        invoice_id = self._copy_document(
+            target, memo, (corrections.CREDIT_MEMO_LINES, corrections.INVOICES), {"number": number}
         )
-        docs.write_gl_entries(
-            self.store,
-            api,
-            company,
-            docs.document_entries(self.store, api, corrections.INVOICES, invoice),
-            document_number=str(invoice.get("number") or ""),
-            document_type=docs.DOCUMENTS[corrections.INVOICES].gl_document_type or "",
-            posting_date=str(values["postingDate"]),
+        self._post_copy(
+            api, company, corrections.INVOICES, invoice_id, corrections.corrective_invoice()
         )
         self._update_columns(
             api, target.entity_set, "_rowid = ?", [memo["_rowid"]], {"status": corrections.CANCELED}
@@ -557,18 +522,61 @@ class Writer:
 
     def _credit_memo_from(self, target: Target, invoice: dict[str, Any]) -> str:
         """A draft credit memo copied from a posted invoice and applied to it: its id."""
-        api, company = target.api, invoice["_company"]
-        memos = api.entity_sets[corrections.CREDIT_MEMOS]
-        values, filled = docs.copied_fields(invoice, memos.entity_type.properties)
-        values.update(corrections.credit_memo_links(invoice))
-        values["postingDate"] = docs.now_stored()[:10]  # the work date of Sales Header.Insert
-        filled |= {"invoiceId", "invoiceNumber", "postingDate"}
-        memo_id = self._insert_row(api, memos, company, values, filled)
-        self._copy_lines(
-            api, company, (corrections.INVOICE_LINES, invoice["id"]),
-            (corrections.CREDIT_MEMOS, memo_id),
+        return self._copy_document(
+            target, invoice, (corrections.INVOICE_LINES, corrections.CREDIT_MEMOS),
+            corrections.credit_memo_links(invoice),
         )  # fmt: skip
-        return memo_id
+
+    def _copy_document(
+        self,
+        target: Target,
+        source: dict[str, Any],
+        lines_to: tuple[str, str],
+        extra: dict[str, Any],
+    ) -> str:
+        """A new draft of another set copied from a document (Copy Document Mgt.): its id.
+
+        It takes the fields both types have, `extra`, the work date as posting date (Sales
+        Header.Insert), and the source's lines one for one.
+        """
+        api, company = target.api, source["_company"]
+        from_lines, to_set = lines_to
+        header_set = api.entity_sets[to_set]
+        values, filled = docs.copied_fields(source, header_set.entity_type.properties)
+        values.update(extra, postingDate=docs.now_stored()[:10])
+        filled |= {*extra, "postingDate"}
+        new_id = self._insert_row(api, header_set, company, values, filled)
+        self._copy_lines(api, company, (from_lines, source["id"]), (to_set, new_id))
+        return new_id
+
+    def _post_copy(
+        self,
+        api: ApiModel,
+        company: str | None,
+        set_name: str,
+        document_id: str,
+        changes: dict[str, Any],
+    ) -> None:
+        """Post a copied draft: its posted status, and its G/L entries on its posting date."""
+        entity_set = api.entity_sets[set_name]
+        document = self._fetch(api, entity_set, '"id" = ?', [document_id])
+        if document is None:  # pragma: no cover - just written
+            raise record_not_found(entity_set.entity_type.name, document_id)
+        self._update_columns(api, entity_set, '"id" = ?', [document_id], changes)
+        docs.write_gl_entries(
+            self.store,
+            api,
+            company,
+            docs.document_entries(self.store, api, set_name, document),
+            document_number=str(document.get("number") or ""),
+            document_type=docs.DOCUMENTS[set_name].gl_document_type or "",
+            posting_date=str(document.get("postingDate") or docs.now_stored()[:10]),
+        )
+
+    def _allowed(self, api: ApiModel, row: dict[str, Any]) -> bool:
+        """Whether the document's posting date is inside the allowed posting dates."""
+        posting_date = str(row.get("postingDate") or "")
+        return posting_dates.allowed(self.store, api, row["_company"], posting_date)
 
     def _post_journal(self, target: Target, journal: dict[str, Any]) -> None:
         api = target.api
