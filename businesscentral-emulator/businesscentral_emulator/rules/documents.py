@@ -682,3 +682,8 @@ def journal_entries(
         text = str(line.get("description") or journal.get("displayName") or "")
         entries.extend([GlEntry(account, amount, text), GlEntry(balancing, -amount, text)])
     return entries
+
+
+# Public names for the payment rules (rules/payments.py), which post against the same accounts.
+account = _account
+money = _money

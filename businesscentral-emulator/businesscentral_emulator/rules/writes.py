@@ -17,7 +17,14 @@ from businesscentral_emulator.odata.errors import BusinessCentralError, record_n
 from businesscentral_emulator.odata.paths import Target
 from businesscentral_emulator.odata.query import QueryOptions
 from businesscentral_emulator.odata.values import empty_value
-from businesscentral_emulator.rules import code_tables, job_queue, subscriptions
+from businesscentral_emulator.rules import (
+    code_tables,
+    corrections,
+    job_queue,
+    payments,
+    posting_dates,
+    subscriptions,
+)
 from businesscentral_emulator.rules import documents as docs
 from businesscentral_emulator.rules.currency import take_currency
 from businesscentral_emulator.rules.references import resolve_references
@@ -226,6 +233,7 @@ class Writer:
     def _refresh_header(self, api: ApiModel, header_set: str, document_id: str) -> None:
         entity_set = api.entity_sets[header_set]
         totals = docs.header_totals(self.store, api, header_set, document_id)
+        totals.update(corrections.draft_remaining(header_set, totals))
         self._update_columns(api, entity_set, '"id" = ?', [document_id], totals)
 
     def _update_columns(
@@ -261,6 +269,7 @@ class Writer:
         )
         changed = set(values)
         with transaction(self.store):
+            payments.check_journal_link(target, values)
             self._link_parent(target, values, changed)
             new_id = self._insert_row(target.api, entity_set, target.company, values, changed)
             if kind is not None:
@@ -301,6 +310,7 @@ class Writer:
         resolve_references(self.store, api, name, company, row, changed)
         take_currency(self.store, api, name, company, row, changed)
         docs.derive_line(self.store, api, name, company, row, changed)
+        payments.derive_payment(self.store, api, name, company, row, changed, insert=True)
         header_set = docs.HEADER_OF_LINES.get(name)
         if header_set is not None:
             self._prepare_line(api, entity_set, row)
@@ -398,6 +408,9 @@ class Writer:
             resolve_references(self.store, api, name, row["_company"], merged, sent)
             take_currency(self.store, api, name, row["_company"], merged, sent)
             docs.derive_line(self.store, api, name, row["_company"], merged, sent)
+            payments.derive_payment(
+                self.store, api, name, row["_company"], merged, sent, insert=False
+            )
             if name in docs.HEADER_OF_LINES:
                 merged.update(docs.line_amounts(merged))
             _computed(api, entity_set, merged)
@@ -455,6 +468,10 @@ class Writer:
         action = target.action or ""
         name = target.entity_set.name
         with transaction(self.store):
+            batch = payments.payment_batch(self.store, target) if name == "journals" else None
+            if batch is not None:  # journals(<payment journal id>)/post: see rules/payments.py
+                payments.post_payments(self.store, target.api, *batch)
+                return
             row = self._fetch_target(target)
             docs.action_precondition(name, action, row)
             if action in {"post", "postAndSend"} and name == "journals":
@@ -470,6 +487,13 @@ class Writer:
                 self._update_columns(
                     target.api, target.entity_set, "_rowid = ?", [row["_rowid"]], restarted
                 )
+            elif name == "salesInvoices" and action in corrections.CANCEL_ACTIONS:
+                self._cancel_invoice(target, row)
+            elif name == "salesCreditMemos" and action in corrections.CANCEL_ACTIONS:
+                self._cancel_credit_memo(target, row)
+            elif name == "salesInvoices" and action == corrections.CORRECTIVE_ACTION:
+                corrections.check_corrective_credit_memo(row)
+                self._credit_memo_from(target, row)
             else:
                 raise BusinessCentralError(
                     501,
@@ -489,6 +513,7 @@ class Writer:
         posting_date = row.get("postingDate") or ""
         if posting_date in {"", "0001-01-01"}:
             posting_date = docs.now_stored()[:10]
+        posting_dates.check_post(self.store, api, row["_company"], posting_date)
         changes: dict[str, Any] = {"status": "Open", "postingDate": posting_date}
         if "remainingAmount" in row:
             changes["remainingAmount"] = row.get("totalAmountIncludingTax") or "0"
@@ -506,6 +531,92 @@ class Writer:
             document_type=kind.gl_document_type or "_x0020_",
             posting_date=posting_date,
         )
+
+    def _cancel_invoice(self, target: Target, invoice: dict[str, Any]) -> None:
+        """Cancel a posted invoice: a corrective credit memo, posted; the invoice Canceled."""
+        corrections.check_cancel(invoice, posting_allowed=self._allowed(target.api, invoice))
+        memo_id = self._credit_memo_from(target, invoice)
+        self._post_copy(
+            target.api, invoice["_company"], corrections.CREDIT_MEMOS, memo_id,
+            {"status": corrections.CORRECTIVE},
+        )  # fmt: skip
+        self._update_columns(
+            target.api, target.entity_set, "_rowid = ?", [invoice["_rowid"]],
+            corrections.canceled_invoice(),
+        )  # fmt: skip
+
+    def _cancel_credit_memo(self, target: Target, memo: dict[str, Any]) -> None:
+        """Cancel a corrective credit memo: a posted Corrective invoice; the memo Canceled."""
+        corrections.check_cancel_credit_memo(memo, posting_allowed=self._allowed(target.api, memo))
+        api, company = target.api, memo["_company"]
+        number = docs.posted_number(self.store, api, corrections.INVOICES, company) or ""
+        invoice_id = self._copy_document(
+            target, memo, (corrections.CREDIT_MEMO_LINES, corrections.INVOICES), {"number": number}
+        )
+        self._post_copy(
+            api, company, corrections.INVOICES, invoice_id, corrections.corrective_invoice()
+        )
+        self._update_columns(
+            api, target.entity_set, "_rowid = ?", [memo["_rowid"]], {"status": corrections.CANCELED}
+        )
+
+    def _credit_memo_from(self, target: Target, invoice: dict[str, Any]) -> str:
+        """A draft credit memo copied from a posted invoice and applied to it: its id."""
+        return self._copy_document(
+            target, invoice, (corrections.INVOICE_LINES, corrections.CREDIT_MEMOS),
+            corrections.credit_memo_links(invoice),
+        )  # fmt: skip
+
+    def _copy_document(
+        self,
+        target: Target,
+        source: dict[str, Any],
+        lines_to: tuple[str, str],
+        extra: dict[str, Any],
+    ) -> str:
+        """A new draft of another set copied from a document (Copy Document Mgt.): its id.
+
+        It takes the fields both types have, `extra`, the work date as posting date (Sales
+        Header.Insert), and the source's lines one for one.
+        """
+        api, company = target.api, source["_company"]
+        from_lines, to_set = lines_to
+        header_set = api.entity_sets[to_set]
+        values, filled = docs.copied_fields(source, header_set.entity_type.properties)
+        values.update(extra, postingDate=docs.now_stored()[:10])
+        filled |= {*extra, "postingDate"}
+        new_id = self._insert_row(api, header_set, company, values, filled)
+        self._copy_lines(api, company, (from_lines, source["id"]), (to_set, new_id))
+        return new_id
+
+    def _post_copy(
+        self,
+        api: ApiModel,
+        company: str | None,
+        set_name: str,
+        document_id: str,
+        changes: dict[str, Any],
+    ) -> None:
+        """Post a copied draft: its posted status, and its G/L entries on its posting date."""
+        entity_set = api.entity_sets[set_name]
+        document = self._fetch(api, entity_set, '"id" = ?', [document_id])
+        if document is None:  # pragma: no cover - just written
+            raise record_not_found(entity_set.entity_type.name, document_id)
+        self._update_columns(api, entity_set, '"id" = ?', [document_id], changes)
+        docs.write_gl_entries(
+            self.store,
+            api,
+            company,
+            docs.document_entries(self.store, api, set_name, document),
+            document_number=str(document.get("number") or ""),
+            document_type=docs.DOCUMENTS[set_name].gl_document_type or "",
+            posting_date=str(document.get("postingDate") or docs.now_stored()[:10]),
+        )
+
+    def _allowed(self, api: ApiModel, row: dict[str, Any]) -> bool:
+        """Whether the document's posting date is inside the allowed posting dates."""
+        posting_date = str(row.get("postingDate") or "")
+        return posting_dates.allowed(self.store, api, row["_company"], posting_date)
 
     def _post_journal(self, target: Target, journal: dict[str, Any]) -> None:
         api = target.api
@@ -595,6 +706,7 @@ class Writer:
         posting_date = str(values.get("postingDate") or "")
         if posting_date in {"", "0001-01-01"}:
             posting_date = docs.now_stored()[:10]
+        posting_dates.check_post(self.store, api, company, posting_date)
         values["postingDate"] = posting_date
         values["number"] = docs.posted_number(self.store, api, invoice_set, company) or ""
         invoice_id = self._insert_row(api, invoice_entity, company, values, filled)

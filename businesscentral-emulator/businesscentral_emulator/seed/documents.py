@@ -340,7 +340,9 @@ def _headers(
             "status": status,
             "lastModifiedDateTime": format_ms(ms),
             "dueDate": date_of_ms(doc_ms + due_days * DAY_MS),
-            "remainingAmount": cents_text(incl if status == "Open" else 0),
+            # A draft owes its Amount Including VAT (APIV2SalesInvoices.Page.al
+            # GetRemainingAmount); a posted invoice what its ledger entry still has open.
+            "remainingAmount": cents_text(incl if status in {"Open", "Draft"} else 0),
             "partialShipping": 1,
             "requestedDeliveryDate": EMPTY_DATE,
             "fullyShipped": 1 if status == "Open" and chance(rng, 0.3) else 0,
