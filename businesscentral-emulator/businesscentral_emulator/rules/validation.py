@@ -210,6 +210,11 @@ ID_CHANGE_LABELS: dict[str, str] = {
         ),
         'The "id" cannot be changed.',
     ),
+    # OnModifyRecord CannotModifyKeyFieldErr (APIV2Attachments.Page.al @0b66fe5f,
+    # APIV2DocumentAttachments.Page.al @551714c6).
+    **dict.fromkeys(
+        ("attachments", "documentAttachments"), "You cannot change the value of the key field id."
+    ),
 }
 # POST without a customer or vendor: CheckSellToCustomerSpecified / CheckBuyFromVendorSpecified.
 _NO_CUSTOMER = 'A "customerNumber" or a "customerId" must be provided.'

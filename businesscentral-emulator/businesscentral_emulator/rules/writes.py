@@ -18,6 +18,7 @@ from businesscentral_emulator.odata.paths import Target
 from businesscentral_emulator.odata.query import QueryOptions
 from businesscentral_emulator.odata.values import empty_value
 from businesscentral_emulator.rules import documents as docs
+from businesscentral_emulator.rules import record_sets
 from businesscentral_emulator.rules.references import resolve_references
 from businesscentral_emulator.rules.validation import (
     EMPTY_GUID,
@@ -247,6 +248,7 @@ class Writer:
         changed = set(values)
         with transaction(self.store):
             self._link_parent(target, values, changed)
+            record_sets.before_insert(self.store, target, values, changed)
             new_id = self._insert_row(target.api, entity_set, target.company, values, changed)
             if kind is not None:
                 lines = nested.get(kind.lines) or []
@@ -373,6 +375,7 @@ class Writer:
             self._header_posted_check(api, name, row)
             values, _ = convert_body(api, entity_set, body, insert=False)
             check_update(api, entity_set, row, values)
+            record_sets.before_update(self.store, api, name, row, values)
             merged = {**row, **values}
             # A reference repeated unchanged is not looked up again (nothing is re-derived).
             sent = {k for k in values if k not in _REFERENCE_FIELDS or values[k] != row.get(k)}
