@@ -288,6 +288,12 @@ class ApiEndpoints:
             raise _read_only_intent(op.method)
         writer = Writer(env.store, env.reader, self.write_settings)
         counters: Counters = self.backend.counters
+        if target.stream is not None:
+            if op.method not in {"PATCH", "PUT"}:
+                raise _method_not_allowed(op.method, odata_path)
+            writer.write_stream(target, op.body, op.headers.get("if-match"))
+            counters.count("writes.PATCH")
+            return Response(status_code=204)
         if target.action is not None:
             if op.method != "POST":
                 raise _method_not_allowed(op.method, odata_path)
@@ -321,6 +327,11 @@ class ApiEndpoints:
         check_company(env.store, api, target)
         options = parse_query_options(query_params, target.entity_set.entity_type, api)
         check_read(target, options)
+        if target.stream is not None:
+            content = env.reader.read_stream(target)
+            if not content:
+                return Response(status_code=204)
+            return Response(content, media_type="application/octet-stream")
         context = f"{api_root}/$metadata#{target.context}"
         if target.single:
             row = env.reader.read_single(target, options)

@@ -13,10 +13,13 @@ Stored forms are chosen so that SQLite compares and sorts them correctly as plai
 | datetime | TEXT `YYYY-MM-DDTHH:MM:SS.mmmZ` (fixed ms)  | trailing ms zeros dropped (`51.26Z`)|
 | enum     | TEXT member name, BC spelling (`_x0020_`)   | string                              |
 | json     | TEXT (JSON)                                 | the JSON value                      |
+| stream   | TEXT, base64 of the bytes (NULL: none)      | the bytes, at `<entity>/<property>` |
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import decimal
 from typing import TYPE_CHECKING, Any
@@ -143,3 +146,18 @@ def to_stored(prop: Property, value: Any) -> Any:  # noqa: ANN401 - values of se
     }
     convert = converters.get(prop.kind)
     return convert(value) if convert is not None else value
+
+
+def stored_stream(content: bytes) -> str:
+    """Stored form of a media property's content."""
+    return base64.b64encode(content).decode()
+
+
+def stream_bytes(stored: Any) -> bytes:  # noqa: ANN401 - a stored value
+    """The content of a stored media property (b"" for none)."""
+    if not stored:
+        return b""
+    try:
+        return base64.b64decode(str(stored), validate=True)
+    except binascii.Error:
+        return str(stored).encode()

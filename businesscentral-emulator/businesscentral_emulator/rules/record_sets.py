@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from businesscentral_emulator.odata.values import stream_bytes
 from businesscentral_emulator.rules.references import find_row
 from businesscentral_emulator.rules.validation import EMPTY_GUID, STANDARD_ROUTE, dialog, page_name
 
@@ -76,9 +77,7 @@ def valid_file_name(name: str) -> bool:
 
 
 def _byte_size(content: Any) -> int:  # noqa: ANN401 - stored content
-    if content is None:
-        return 0
-    return len(content.encode() if isinstance(content, str) else bytes(content))
+    return len(stream_bytes(content))
 
 
 def _given(value: Any) -> bool:  # noqa: ANN401

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from businesscentral_emulator.odata.errors import BusinessCentralError, record_not_found
 from businesscentral_emulator.odata.paths import Target
 from businesscentral_emulator.odata.query import QueryOptions
-from businesscentral_emulator.odata.values import empty_value
+from businesscentral_emulator.odata.values import empty_value, stored_stream
 from businesscentral_emulator.rules import documents as docs
 from businesscentral_emulator.rules import record_sets
 from businesscentral_emulator.rules.references import resolve_references
@@ -395,6 +395,22 @@ class Writer:
             if header_set is not None:
                 self._refresh_header(api, header_set, str(row["documentId"]))
         return self.read_back(api, entity_set, row["_company"], str(row["id"]))
+
+    def write_stream(self, target: Target, content: bytes, if_match: str | None) -> None:
+        """Replace a media property's content (`PATCH attachments(id)/attachmentContent`).
+
+        If-Match is required as for any PATCH (Microsoft Learn, v2.0 attachment_update); the
+        page's OnModifyRecord runs as for a PATCH of the entity (byteSize from the content).
+        """
+        entity_set, name = target.entity_set, target.entity_set.name
+        if not entity_set.updatable:
+            raise method_not_allowed("PATCH".upper(), target.context)
+        with transaction(self.store):
+            row = self._fetch_target(target)
+            self._check_etag(if_match, row, required=True)
+            values: dict[str, Any] = {str(target.stream): stored_stream(content)}
+            record_sets.before_update(self.store, target.api, name, row, values)
+            self._update_columns(target.api, entity_set, "_rowid = ?", [row["_rowid"]], values)
 
     # -- DELETE ------------------------------------------------------------------------------
 
