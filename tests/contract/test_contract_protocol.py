@@ -384,3 +384,32 @@ def test_attachment_content_is_a_media_stream_with_its_byte_size(bc) -> None:
     assert again["byteSize"] == len(content)
     renamed = patch(bc, f"attachments({row['id']})", {"fileName": "renamed.pdf"})
     assert renamed.json()["byteSize"] == len(content)
+
+
+def test_ieee754_compatible_turns_the_decimal_rule_around(bc) -> None:
+    """With `IEEE754Compatible=true` a decimal is taken as a JSON string and refused as a number.
+
+    Source: ODataLib (BC's OData stack), ODataJsonLightPropertyAndValueDeserializer
+    .ReadPrimitiveValue: `if ((expectedValueTypeReference.IsDecimal() ||
+    expectedValueTypeReference.IsInt64()) && result != null) if ((result is string) ^
+    this.JsonReader.IsIeee754Compatible) throw new ODataException(
+    ODataJsonReaderUtils_ConflictBetweenInputFormatAndParameter(...))` (OData/odata.net, read
+    through the index: ids 490925008, 18783657514). The same library answers the string
+    without the parameter (test_contract_writes::test_a_decimal_sent_as_a_string_is_refused).
+    Not seen on BC itself.
+    """
+    content_type = "application/json;IEEE754Compatible=true"
+    body = {"displayName": "IEEE", "creditLimit": "12.5"}
+    row = created(post(bc, "customers", body, **{"Content-Type": content_type}))
+    assert str(row["creditLimit"]) == "12.5"
+    as_number = bc.request(
+        "POST",
+        bc.company_url("customers"),
+        data='{"displayName": "IEEE", "creditLimit": 12.5}',
+        headers={"Content-Type": content_type},
+    )
+    message = (
+        "Cannot convert a value to target type 'Edm.Decimal' because of conflict between input"
+        " format string/number and parameter 'IEEE754Compatible' false/true."
+    )
+    assert error_of(as_number) == (400, "BadRequest", message)

@@ -29,6 +29,7 @@ from businesscentral_emulator.odata.errors import BusinessCentralError, not_foun
 from businesscentral_emulator.odata.paths import check_company, resolve
 from businesscentral_emulator.odata.query import QueryError, parse_query_options
 from businesscentral_emulator.odata.refusals import check_after_rows, check_read
+from businesscentral_emulator.odata.values import ieee754_format
 from businesscentral_emulator.rules.writes import Writer, WriteSettings
 from businesscentral_emulator.store.reader import MAX_PAGE_SIZE
 
@@ -271,7 +272,8 @@ class ApiEndpoints:
         try:
             if op.method == "GET":
                 return self._read(op, env, api, odata_path, api_root)
-            return self._write(op, env, api, odata_path, api_root)
+            with ieee754_format(op.headers.get("content-type", "")):
+                return self._write(op, env, api, odata_path, api_root)
         except QueryError as error:
             return error_response(BusinessCentralError(error.status, error.code, error.message))
         except BusinessCentralError as error:

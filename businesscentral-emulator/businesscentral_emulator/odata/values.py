@@ -22,12 +22,14 @@ import base64
 import binascii
 import datetime as dt
 import decimal
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from businesscentral_emulator.odata.edmx import Property
 
@@ -161,3 +163,26 @@ def stream_bytes(stored: Any) -> bytes:  # noqa: ANN401 - a stored value
         return base64.b64decode(str(stored), validate=True)
     except binascii.Error:
         return str(stored).encode()
+
+
+_IEEE754 = ContextVar("ieee754_compatible", default=False)
+
+
+@contextmanager
+def ieee754_format(content_type: str) -> Iterator[None]:
+    """Read the request's JSON with OData's `IEEE754Compatible` format parameter in force.
+
+    With `IEEE754Compatible=true` in Content-Type, ODataLib (BC's OData stack) takes Edm.Decimal
+    and Edm.Int64 values as JSON strings and refuses them as numbers; without it, the reverse.
+    """
+    params = [p.strip().lower().replace(" ", "") for p in content_type.split(";")[1:]]
+    token = _IEEE754.set("ieee754compatible=true" in params)
+    try:
+        yield
+    finally:
+        _IEEE754.reset(token)
+
+
+def ieee754_compatible() -> bool:
+    """Whether the request being read declared `IEEE754Compatible=true`."""
+    return _IEEE754.get()

@@ -14,7 +14,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from businesscentral_emulator.odata.errors import BusinessCentralError
-from businesscentral_emulator.odata.values import to_stored
+from businesscentral_emulator.odata.values import ieee754_compatible, to_stored
 
 if TYPE_CHECKING:
     from businesscentral_emulator.odata.edmx import ApiModel, EntitySet, Property
@@ -343,10 +343,12 @@ def _check_scalar(prop: Property, value: Any) -> None:  # noqa: ANN401, C901
         except ValueError:
             ok = False
         ok = ok and isinstance(value, str)
-    elif kind == "decimal":
-        if isinstance(value, str):
+    elif prop.edm_type in {"Edm.Decimal", "Edm.Int64"}:
+        # ODataLib: `(result is string) ^ IsIeee754Compatible` refuses a string without, and a
+        # number with, `IEEE754Compatible=true` in the request's Content-Type.
+        if isinstance(value, str) != ieee754_compatible():
             raise decimal_as_string(prop.edm_type)
-        ok = isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
+        ok = _numeric(value, integral=kind == "int")
     elif kind == "int":
         # A JSON string of digits is converted, as BC accepted `"sequence": "10"` (201, read
         # back as 10) in real recorded traffic (issue 10 of this project).
@@ -370,6 +372,21 @@ def _check_scalar(prop: Property, value: Any) -> None:  # noqa: ANN401, C901
         ok = ok and isinstance(value, str)
     if not ok:
         raise bad_literal(value, prop.edm_type)
+
+
+def _numeric(value: Any, *, integral: bool) -> bool:  # noqa: ANN401
+    """A JSON number, or (with IEEE754Compatible=true) a string holding one."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        try:
+            number = decimal.Decimal(value)
+        except decimal.InvalidOperation:
+            return False
+        return number.is_finite() and (not integral or number == number.to_integral_value())
+    return isinstance(value, (int, float, decimal.Decimal)) and (
+        not integral or isinstance(value, int)
+    )
 
 
 def check_value(prop: Property, value: Any) -> Any:  # noqa: ANN401
