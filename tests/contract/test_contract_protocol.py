@@ -413,3 +413,28 @@ def test_ieee754_compatible_turns_the_decimal_rule_around(bc) -> None:
         " format string/number and parameter 'IEEE754Compatible' false/true."
     )
     assert error_of(as_number) == (400, "BadRequest", message)
+
+
+def test_if_match_is_checked_inside_a_batch_as_outside(bc) -> None:
+    """An inner PATCH needs If-Match as a single PATCH does; `*` matches.
+
+    Sources: MicrosoftDocs/dynamics365smb-devitpro-pb dev-itpro/webservices/use-odata-batch.md
+    @136c4ff1 (inner PATCH requests carry `If-Match: *`); the missing-token answer from
+    MicrosoftDocs issue 813 (`BadRequest_InvalidToken`, "Could not validate the client
+    concurrency token required by the service. Please provide a valid token in the client
+    request.").
+    """
+    category = created(post(bc, "itemCategories", {"code": "BATCHETAG"}))
+    url = bc.company_url(f"itemCategories({category['id']})").removeprefix(bc.api_root() + "/")
+
+    def inner(headers: dict[str, str]) -> dict[str, Any]:
+        request = {"id": "1", "method": "PATCH", "url": url, "headers": headers}
+        request["body"] = {"displayName": "y"}
+        answer = bc.request("POST", f"{bc.api_root()}/$batch", json={"requests": [request]})
+        return answer.json()["responses"][0]
+
+    missing = inner({"Content-Type": "application/json"})
+    assert (missing["status"], missing["body"]["error"]["code"]) == (400, "BadRequest_InvalidToken")
+    star = inner({"Content-Type": "application/json", "If-Match": "*"})
+    assert star["status"] == 200
+    assert star["body"]["displayName"] == "y"
