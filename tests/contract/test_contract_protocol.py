@@ -438,3 +438,23 @@ def test_if_match_is_checked_inside_a_batch_as_outside(bc) -> None:
     star = inner({"Content-Type": "application/json", "If-Match": "*"})
     assert star["status"] == 200
     assert star["body"]["displayName"] == "y"
+
+
+def test_a_nested_attachment_takes_its_parent_type_from_the_navigation(bc) -> None:
+    """`salesInvoices(id)/attachments` (and documentAttachments under a customer) fill parentId
+    and parentType from the part's SubPageLink.
+
+    Source: P/APIV2SalesInvoices.Page.al @02a8df41 part attachments / documentAttachments:
+    `SubPageLink = "Document Id" = field(Id), "Document Type" = const("Sales Invoice")`; the
+    employees page's documentAttachments part (`const(Employee)`, index id 1723568721); the
+    attachments page's OnInsertRecord takes both from the filters (P/APIV2Attachments.Page.al
+    @0b66fe5f).
+    """
+    invoice = first(bc, "salesInvoices")
+    path = f"salesInvoices({invoice['id']})/attachments"
+    row = created(post(bc, path, {"fileName": "nested.pdf"}))
+    assert (row["parentId"], row["parentType"]) == (invoice["id"], "Sales_x0020_Invoice")
+    employee = first(bc, "employees")
+    path = f"employees({employee['id']})/documentAttachments"
+    document = created(post(bc, path, {"fileName": "contract.pdf"}))
+    assert (document["parentId"], document["parentType"]) == (employee["id"], "Employee")

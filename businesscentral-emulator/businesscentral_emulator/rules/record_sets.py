@@ -50,7 +50,25 @@ _BAD_NAME = re.compile(r'[\x00-\x1f"<>|:*?]')
 _BAD_PATH = re.compile(r"[\x00-\x1f|]")
 DEFAULT_FILE_NAME = "filename.txt"
 
-# Default dimensions: the parent sets and their "Default Dimension Parent Type".
+# The parts' SubPageLink `"Document Type" = const(...)` under each parent (e.g.
+# P/APIV2SalesInvoices.Page.al @02a8df41; the employees page, index id 1723568721).
+_DOCUMENT_TYPES = {
+    "salesInvoices": "Sales_x0020_Invoice",
+    "salesOrders": "Sales_x0020_Order",
+    "salesQuotes": "Sales_x0020_Quote",
+    "salesCreditMemos": "Sales_x0020_Credit_x0020_Memo",
+    "purchaseInvoices": "Purchase_x0020_Invoice",
+    "purchaseOrders": "Purchase_x0020_Order",
+    "purchaseCreditMemos": "Purchase_x0020_Credit_x0020_Memo",
+    "journalLines": "Journal",
+    "customers": "Customer",
+    "vendors": "Vendor",
+    "items": "Item",
+    "employees": "Employee",
+    "projects": "Job",
+}
+# Default dimensions: the parent sets and their "Default Dimension Parent Type" (the parts'
+# SubPageLink `ParentId = field(SystemId), "Parent Type" = const(...)`).
 _PARENT_SETS = {
     "customers": "Customer",
     "items": "Item",
@@ -87,14 +105,17 @@ def _given(value: Any) -> bool:  # noqa: ANN401
 def before_insert(store: Store, target: Target, values: dict[str, Any], changed: set[str]) -> None:
     """Apply the page's OnValidate and OnInsertRecord rules to a new row's values."""
     api, name = target.api, page_name(target.api, target.entity_set)
+    parent = target.parent.entity_set.name if target.navigation and target.parent else None
     if name in _FILE_SETS:
+        if parent in _DOCUMENT_TYPES and values.get("parentType") in (None, "", "_x0020_"):
+            values["parentType"] = _DOCUMENT_TYPES[parent]
+            changed.add("parentType")
         _check_parent_type(name, values)
         if not valid_file_name(str(values.get("fileName") or "")):
             values["fileName"] = DEFAULT_FILE_NAME
         values["byteSize"] = _byte_size(values.get(_CONTENT))
         changed.update({"fileName", "byteSize"})
     elif name == "defaultDimensions":
-        parent = target.parent.entity_set.name if target.navigation and target.parent else None
         if parent in _PARENT_SETS and not _given(values.get("parentType")):
             values["parentType"] = _PARENT_SETS[parent]  # the part's SubPageLink
         _validate_dimension_fields(store, api, target.company, values, values)
