@@ -458,3 +458,23 @@ def test_a_nested_attachment_takes_its_parent_type_from_the_navigation(bc) -> No
     path = f"employees({employee['id']})/documentAttachments"
     document = created(post(bc, path, {"fileName": "contract.pdf"}))
     assert (document["parentId"], document["parentType"]) == (employee["id"], "Employee")
+
+
+def test_a_blank_enum_value_names_the_blank_member(bc) -> None:
+    """`""` (or `" "`) for an enum with a blank member `value(0; " ")` is that member.
+
+    Source: StefanMaron/BusinessCentral.AL.Runner issue 2303 (2026): the blank member's name is a
+    single space and "Real BC resolves the empty string to it" (BC's NavOptionEvaluator, seen
+    there on a filter; the same evaluation is assumed for an API value, unconfirmed). A value
+    that names no member keeps BC's option error (errors.json, use-odata-batch.md).
+    """
+    customer = created(post(bc, "customers", {"displayName": "Blank enum", "blocked": "All"}))
+    path = f"customers({customer['id']})"
+    for blank in ("", " "):
+        patch(bc, path, {"blocked": "All"})
+        cleared = patch(bc, path, {"blocked": blank})
+        assert cleared.status_code == 200, cleared.text
+        assert cleared.json()["blocked"] == "_x0020_"
+    status, code, message = error_of(patch(bc, path, {"blocked": "Nothing"}))
+    assert (status, code) == (400, "Unknown")
+    assert message.startswith("'Nothing' is not an option. The existing options are: ")

@@ -323,8 +323,19 @@ def _check_string(prop: Property, value: Any) -> None:  # noqa: ANN401
         )
 
 
-def _check_enum(prop: Property, value: Any) -> None:  # noqa: ANN401
+_BLANK_MEMBER = "_x0020_"
+
+
+def _check_enum(prop: Property, value: Any) -> str:  # noqa: ANN401
+    """The member a sent enum value names, or BC's option error.
+
+    BC's option evaluation (NavOptionEvaluator) resolves an empty string to the blank member
+    `value(0; " ")`: StefanMaron/BusinessCentral.AL.Runner issue 2303 ("Real BC resolves the
+    empty string to it"); a single space is that member's own name.
+    """
     members = prop.enum.members if prop.enum else ()
+    if isinstance(value, str) and value in {"", " "} and _BLANK_MEMBER in members:
+        return _BLANK_MEMBER
     if not isinstance(value, str) or value not in members:
         options = ",".join(decode_member(m) for m in members)
         raise BusinessCentralError(  # code and wording as in BC's docs (errors.json)
@@ -332,6 +343,7 @@ def _check_enum(prop: Property, value: Any) -> None:  # noqa: ANN401
             "Unknown",
             f"'{value}' is not an option. The existing options are: {options}",
         )
+    return value
 
 
 def _check_scalar(prop: Property, value: Any) -> None:  # noqa: ANN401, C901
@@ -398,7 +410,7 @@ def check_value(prop: Property, value: Any) -> Any:  # noqa: ANN401
     if prop.kind == "string":
         _check_string(prop, value)
     elif prop.kind == "enum":
-        _check_enum(prop, value)
+        value = _check_enum(prop, value)
     elif prop.kind in {"json", "stream"}:
         raise read_only(prop.name)
     else:
