@@ -29,6 +29,7 @@ from businesscentral_emulator.odata.errors import BusinessCentralError, not_foun
 from businesscentral_emulator.odata.paths import check_company, resolve
 from businesscentral_emulator.odata.query import QueryError, parse_query_options
 from businesscentral_emulator.odata.refusals import check_after_rows, check_read
+from businesscentral_emulator.odata.values import ieee754_format
 from businesscentral_emulator.rules.writes import Writer, WriteSettings
 from businesscentral_emulator.store.reader import MAX_PAGE_SIZE
 
@@ -271,7 +272,8 @@ class ApiEndpoints:
         try:
             if op.method == "GET":
                 return self._read(op, env, api, odata_path, api_root)
-            return self._write(op, env, api, odata_path, api_root)
+            with ieee754_format(op.headers.get("content-type", "")):
+                return self._write(op, env, api, odata_path, api_root)
         except QueryError as error:
             return error_response(BusinessCentralError(error.status, error.code, error.message))
         except BusinessCentralError as error:
@@ -288,6 +290,12 @@ class ApiEndpoints:
             raise _read_only_intent(op.method)
         writer = Writer(env.store, env.reader, self.write_settings)
         counters: Counters = self.backend.counters
+        if target.stream is not None:
+            if op.method not in {"PATCH", "PUT"}:
+                raise _method_not_allowed(op.method, odata_path)
+            writer.write_stream(target, op.body, op.headers.get("if-match"))
+            counters.count("writes.PATCH")
+            return Response(status_code=204)
         if target.action is not None:
             if op.method != "POST":
                 raise _method_not_allowed(op.method, odata_path)
@@ -321,6 +329,11 @@ class ApiEndpoints:
         check_company(env.store, api, target)
         options = parse_query_options(query_params, target.entity_set.entity_type, api)
         check_read(target, options)
+        if target.stream is not None:
+            content = env.reader.read_stream(target)
+            if not content:
+                return Response(status_code=204)
+            return Response(content, media_type="application/octet-stream")
         context = f"{api_root}/$metadata#{target.context}"
         if target.single:
             row = env.reader.read_single(target, options)

@@ -35,6 +35,7 @@ class Target:
     parent: Target | None = None
     navigation: Navigation | None = None
     action: str | None = None
+    stream: str | None = None
 
     def where(self) -> tuple[str, list[Any]]:
         """The SQL condition (and its parameters) selecting the target's rows."""
@@ -85,6 +86,9 @@ def resolve(api: ApiModel, path: str) -> Target:
             target = _root(api, name, raw)
         elif target.single and "." in name:
             return _bind_action(target, name, raw)
+        elif target.single and _is_stream(target, name) and key is None:
+            target.stream = name  # a media property: `attachments(id)/attachmentContent`
+            return target
         elif target.single:
             target = _navigate(api, target, name, raw)
         else:
@@ -94,6 +98,11 @@ def resolve(api: ApiModel, path: str) -> Target:
     if target is None:  # pragma: no cover - there is always a segment
         raise not_found_segment(path)
     return target
+
+
+def _is_stream(target: Target, name: str) -> bool:
+    prop = target.entity_set.entity_type.properties.get(name)
+    return prop is not None and prop.kind == "stream"
 
 
 def _bind_action(target: Target, name: str, raw: str) -> Target:

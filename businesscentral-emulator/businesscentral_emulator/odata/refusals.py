@@ -155,6 +155,8 @@ for _rule in READ_RULES:
     for _name in _rule.sets:
         _RULES_BY_SET.setdefault(_name, []).append(_rule)
 
+# Table 5510: EmployeeFilterOneEmployeeOnlyErr.
+_ONE_EMPLOYEE = "You can only search for one employee using the employee filter."
 # Table 5510: MaxDateFilterRange() = 70, and LastDate - FirstDate may not exceed it.
 _MAX_TIME_RANGE_DAYS = 70
 _DATE_INVALID = (
@@ -218,6 +220,10 @@ def check_read(target: Target, options: QueryOptions) -> None:
     Raises:
         BusinessCentralError: 400 `Application_DialogException` with the page's label.
     """
+    if target.entity_set.name == "pdfDocument":
+        _check_pdf_identifiers(target, options)
+    if target.entity_set.name == "timeRegistrationEntries" and not _through_parent(target):
+        _check_one_employee(target, options)
     rule = _unsatisfied(target, options, when_rows=False)
     if rule is not None:
         raise _refused(rule.message)
@@ -276,3 +282,51 @@ def _check_time_range(target: Target, options: QueryOptions) -> None:
             last = min(last, day - one_day if day > dt.date.min else day)
     if first > last or (last - first).days > _MAX_TIME_RANGE_DAYS:
         raise _refused(_DATE_INVALID)
+
+
+def _literals(node: Node | None, name: str) -> list[str]:
+    """The literals `name` is compared with by `eq` or `in` anywhere in a filter, in order."""
+    if node is None:
+        return []
+    if isinstance(node, Compare) and node.op == "eq":
+        for own, other in ((node.left, node.right), (node.right, node.left)):
+            if isinstance(own, Ident) and own.name == name and isinstance(other, Value):
+                return [str(other.value)]
+    if isinstance(node, In) and isinstance(node.operand, Ident) and node.operand.name == name:
+        return [str(item.value) for item in node.items if isinstance(item, Value)]
+    return [found for child in _children(node) for found in _literals(child, name)]
+
+
+def _check_pdf_identifiers(target: Target, options: QueryOptions) -> None:
+    """P/APIV2PDFDocument.Page.al @270597d1 OnFindRecord, checked before the parent type.
+
+    `if (DocumentIdFilter <> '') and (IdFilter <> '') and (LowerCase(DocumentIdFilter) <>
+    LowerCase(IdFilter)) then Error(ConflictingIdsErr, DocumentIdFilter, IdFilter)`. The
+    navigation's SubPageLink gives the document id; the key in the path gives the id.
+    """
+    _, tree = _filtered(target, options)
+    parent_ids = _literals(tree, "parentId")
+    if target.navigation is not None and target.parent is not None and target.parent.key:
+        parent_ids.insert(0, target.parent.key)
+    ids = _literals(tree, "id")
+    if target.key:
+        ids.insert(0, target.key)
+    if parent_ids and ids and parent_ids[0].lower() != ids[0].lower():
+        message = f"You have specified conflicting identifiers: {parent_ids[0]} and {ids[0]}."
+        raise _refused(message)
+
+
+def _check_one_employee(target: Target, options: QueryOptions) -> None:
+    """Table 5510 LoadRecords refuses an employeeId filter matching more than one employee.
+
+    `Employee.SetFilter(SystemId, EmployeeIdFilter); if Employee.Count > 1 then
+    Error(EmployeeFilterOneEmployeeOnlyErr)`, unless an id filter is given (it is used first).
+
+    Simplified: the distinct employee ids the filter names (by `eq` or `in`) are counted, without
+    looking up whether each is an employee.
+    """
+    names, tree = _filtered(target, options)
+    if "id" in names:
+        return
+    if len({value.lower() for value in _literals(tree, "employeeId")}) > 1:
+        raise _refused(_ONE_EMPLOYEE)

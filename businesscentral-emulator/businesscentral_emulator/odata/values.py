@@ -13,18 +13,23 @@ Stored forms are chosen so that SQLite compares and sorts them correctly as plai
 | datetime | TEXT `YYYY-MM-DDTHH:MM:SS.mmmZ` (fixed ms)  | trailing ms zeros dropped (`51.26Z`)|
 | enum     | TEXT member name, BC spelling (`_x0020_`)   | string                              |
 | json     | TEXT (JSON)                                 | the JSON value                      |
+| stream   | TEXT, base64 of the bytes (NULL: none)      | the bytes, at `<entity>/<property>` |
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import decimal
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from businesscentral_emulator.odata.edmx import Property
 
@@ -143,3 +148,41 @@ def to_stored(prop: Property, value: Any) -> Any:  # noqa: ANN401 - values of se
     }
     convert = converters.get(prop.kind)
     return convert(value) if convert is not None else value
+
+
+def stored_stream(content: bytes) -> str:
+    """Stored form of a media property's content."""
+    return base64.b64encode(content).decode()
+
+
+def stream_bytes(stored: Any) -> bytes:  # noqa: ANN401 - a stored value
+    """The content of a stored media property (b"" for none)."""
+    if not stored:
+        return b""
+    try:
+        return base64.b64decode(str(stored), validate=True)
+    except binascii.Error:
+        return str(stored).encode()
+
+
+_IEEE754 = ContextVar("ieee754_compatible", default=False)
+
+
+@contextmanager
+def ieee754_format(content_type: str) -> Iterator[None]:
+    """Read the request's JSON with OData's `IEEE754Compatible` format parameter in force.
+
+    With `IEEE754Compatible=true` in Content-Type, ODataLib (BC's OData stack) takes Edm.Decimal
+    and Edm.Int64 values as JSON strings and refuses them as numbers; without it, the reverse.
+    """
+    params = [p.strip().lower().replace(" ", "") for p in content_type.split(";")[1:]]
+    token = _IEEE754.set("ieee754compatible=true" in params)
+    try:
+        yield
+    finally:
+        _IEEE754.reset(token)
+
+
+def ieee754_compatible() -> bool:
+    """Whether the request being read declared `IEEE754Compatible=true`."""
+    return _IEEE754.get()

@@ -14,7 +14,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from businesscentral_emulator.odata.errors import BusinessCentralError
-from businesscentral_emulator.odata.values import to_stored
+from businesscentral_emulator.odata.values import ieee754_compatible, to_stored
 
 if TYPE_CHECKING:
     from businesscentral_emulator.odata.edmx import ApiModel, EntitySet, Property
@@ -210,6 +210,11 @@ ID_CHANGE_LABELS: dict[str, str] = {
         ),
         'The "id" cannot be changed.',
     ),
+    # OnModifyRecord CannotModifyKeyFieldErr (APIV2Attachments.Page.al @0b66fe5f,
+    # APIV2DocumentAttachments.Page.al @551714c6).
+    **dict.fromkeys(
+        ("attachments", "documentAttachments"), "You cannot change the value of the key field id."
+    ),
 }
 # POST without a customer or vendor: CheckSellToCustomerSpecified / CheckBuyFromVendorSpecified.
 _NO_CUSTOMER = 'A "customerNumber" or a "customerId" must be provided.'
@@ -318,8 +323,19 @@ def _check_string(prop: Property, value: Any) -> None:  # noqa: ANN401
         )
 
 
-def _check_enum(prop: Property, value: Any) -> None:  # noqa: ANN401
+_BLANK_MEMBER = "_x0020_"
+
+
+def _check_enum(prop: Property, value: Any) -> str:  # noqa: ANN401
+    """The member a sent enum value names, or BC's option error.
+
+    BC's option evaluation (NavOptionEvaluator) resolves an empty string to the blank member
+    `value(0; " ")`: StefanMaron/BusinessCentral.AL.Runner issue 2303 ("Real BC resolves the
+    empty string to it"); a single space is that member's own name.
+    """
     members = prop.enum.members if prop.enum else ()
+    if isinstance(value, str) and value in {"", " "} and _BLANK_MEMBER in members:
+        return _BLANK_MEMBER
     if not isinstance(value, str) or value not in members:
         options = ",".join(decode_member(m) for m in members)
         raise BusinessCentralError(  # code and wording as in BC's docs (errors.json)
@@ -327,6 +343,7 @@ def _check_enum(prop: Property, value: Any) -> None:  # noqa: ANN401
             "Unknown",
             f"'{value}' is not an option. The existing options are: {options}",
         )
+    return value
 
 
 def _check_scalar(prop: Property, value: Any) -> None:  # noqa: ANN401, C901
@@ -338,10 +355,12 @@ def _check_scalar(prop: Property, value: Any) -> None:  # noqa: ANN401, C901
         except ValueError:
             ok = False
         ok = ok and isinstance(value, str)
-    elif kind == "decimal":
-        if isinstance(value, str):
+    elif prop.edm_type in {"Edm.Decimal", "Edm.Int64"}:
+        # ODataLib: `(result is string) ^ IsIeee754Compatible` refuses a string without, and a
+        # number with, `IEEE754Compatible=true` in the request's Content-Type.
+        if isinstance(value, str) != ieee754_compatible():
             raise decimal_as_string(prop.edm_type)
-        ok = isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
+        ok = _numeric(value, integral=kind == "int")
     elif kind == "int":
         # A JSON string of digits is converted, as BC accepted `"sequence": "10"` (201, read
         # back as 10) in real recorded traffic (issue 10 of this project).
@@ -367,6 +386,21 @@ def _check_scalar(prop: Property, value: Any) -> None:  # noqa: ANN401, C901
         raise bad_literal(value, prop.edm_type)
 
 
+def _numeric(value: Any, *, integral: bool) -> bool:  # noqa: ANN401
+    """A JSON number, or (with IEEE754Compatible=true) a string holding one."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        try:
+            number = decimal.Decimal(value)
+        except decimal.InvalidOperation:
+            return False
+        return number.is_finite() and (not integral or number == number.to_integral_value())
+    return isinstance(value, (int, float, decimal.Decimal)) and (
+        not integral or isinstance(value, int)
+    )
+
+
 def check_value(prop: Property, value: Any) -> Any:  # noqa: ANN401
     """Check one value against its property; its stored form."""
     if value is None:
@@ -376,7 +410,7 @@ def check_value(prop: Property, value: Any) -> Any:  # noqa: ANN401
     if prop.kind == "string":
         _check_string(prop, value)
     elif prop.kind == "enum":
-        _check_enum(prop, value)
+        value = _check_enum(prop, value)
     elif prop.kind in {"json", "stream"}:
         raise read_only(prop.name)
     else:

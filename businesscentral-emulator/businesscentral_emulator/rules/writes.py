@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 from businesscentral_emulator.odata.errors import BusinessCentralError, record_not_found
 from businesscentral_emulator.odata.paths import Target
 from businesscentral_emulator.odata.query import QueryOptions
-from businesscentral_emulator.odata.values import empty_value
+from businesscentral_emulator.odata.values import empty_value, stored_stream
 from businesscentral_emulator.rules import (
     code_tables,
     corrections,
     job_queue,
     payments,
     posting_dates,
+    record_sets,
     subscriptions,
 )
 from businesscentral_emulator.rules import documents as docs
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 _savepoints = count(1)
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 _CHANGE_FIELDS = ("lastModifiedDateTime", "lastModfiedDateTime", "systemModifiedAt")
+_POST, _PATCH, _DELETE = "POST", "PATCH", "DELETE"
 NO_DOCUMENT = "No document with the specified ID exists."
 _REFERENCE_FIELDS = frozenset(
     {
@@ -261,7 +263,7 @@ class Writer:
         """Create a row (and a document's lines): its id and the row as BC answers it."""
         entity_set = target.entity_set
         if target.single or not entity_set.insertable:
-            raise method_not_allowed("POST".upper(), target)
+            raise method_not_allowed(_POST, target)
         kind = docs.DOCUMENTS.get(entity_set.name)
         navigations = frozenset({kind.lines}) if kind else frozenset()
         values, nested = convert_body(
@@ -271,6 +273,7 @@ class Writer:
         with transaction(self.store):
             payments.check_journal_link(target, values)
             self._link_parent(target, values, changed)
+            record_sets.before_insert(self.store, target, values, changed)
             new_id = self._insert_row(target.api, entity_set, target.company, values, changed)
             if kind is not None:
                 lines = nested.get(kind.lines) or []
@@ -394,7 +397,7 @@ class Writer:
         """Change a row: the row with its new etag."""
         entity_set = target.entity_set
         if not target.single or not entity_set.updatable:
-            raise method_not_allowed("PATCH".upper(), target)
+            raise method_not_allowed(_PATCH, target)
         api, name = target.api, entity_set.name
         with transaction(self.store):
             row = self._fetch_target(target)
@@ -402,6 +405,7 @@ class Writer:
             self._header_posted_check(api, name, row)
             values, _ = convert_body(api, entity_set, body, insert=False)
             check_update(api, entity_set, row, values)
+            record_sets.before_update(self.store, api, name, row, values)
             merged = {**row, **values}
             # A reference repeated unchanged is not looked up again (nothing is re-derived).
             sent = {k for k in values if k not in _REFERENCE_FIELDS or values[k] != row.get(k)}
@@ -433,13 +437,29 @@ class Writer:
         key = entity_set.entity_type.key[0]
         return self.read_back(api, entity_set, row["_company"], str(merged[key]))
 
+    def write_stream(self, target: Target, content: bytes, if_match: str | None) -> None:
+        """Replace a media property's content (`PATCH attachments(id)/attachmentContent`).
+
+        If-Match is required as for any PATCH (Microsoft Learn, v2.0 attachment_update); the
+        page's OnModifyRecord runs as for a PATCH of the entity (byteSize from the content).
+        """
+        entity_set, name = target.entity_set, target.entity_set.name
+        if not entity_set.updatable:
+            raise method_not_allowed(_PATCH, target)
+        with transaction(self.store):
+            row = self._fetch_target(target)
+            self._check_etag(if_match, row, required=True)
+            values: dict[str, Any] = {str(target.stream): stored_stream(content)}
+            record_sets.before_update(self.store, target.api, name, row, values)
+            self._update_columns(target.api, entity_set, "_rowid = ?", [row["_rowid"]], values)
+
     # -- DELETE ------------------------------------------------------------------------------
 
     def delete(self, target: Target, if_match: str | None) -> None:
         """Remove a row (a document with its lines)."""
         entity_set = target.entity_set
         if not target.single or not entity_set.deletable:
-            raise method_not_allowed("DELETE".upper(), target)
+            raise method_not_allowed(_DELETE, target)
         api, name = target.api, entity_set.name
         with transaction(self.store) as db:
             row = self._fetch_target(target)

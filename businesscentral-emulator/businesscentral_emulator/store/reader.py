@@ -16,7 +16,7 @@ import msgspec
 
 from businesscentral_emulator.odata.errors import BusinessCentralError, record_not_found
 from businesscentral_emulator.odata.query import OrderBy, QueryOptions, compile_filter, order_terms
-from businesscentral_emulator.odata.values import wire_converter
+from businesscentral_emulator.odata.values import stream_bytes, wire_converter
 from businesscentral_emulator.rules.currency import filter_columns, show_local_currency
 from businesscentral_emulator.store.sqlite import quote, table_name
 
@@ -169,6 +169,18 @@ class Reader:
                 return None
             raise record_not_found(target.entity_set.entity_type.name, target.key or "")
         return self._finish(target.api, target.entity_set, target.company, raw_rows, options)[0]
+
+    def read_stream(self, target: Target) -> bytes:
+        """The content of a media property (`attachments(id)/attachmentContent`); b"" if none."""
+        where, params = target.where()
+        row = self.store.fetch_one(
+            f"SELECT {quote(target.stream or '')} FROM"
+            f" {table_name(target.api.route, target.entity_set.name)} WHERE {where} LIMIT 1",
+            params,
+        )
+        if row is None:
+            raise record_not_found(target.entity_set.entity_type.name, target.key or "")
+        return stream_bytes(row[0])
 
     def _finish(
         self,
