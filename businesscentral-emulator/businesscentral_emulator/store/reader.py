@@ -17,6 +17,7 @@ import msgspec
 from businesscentral_emulator.odata.errors import BusinessCentralError, record_not_found
 from businesscentral_emulator.odata.query import OrderBy, QueryOptions, compile_filter, order_terms
 from businesscentral_emulator.odata.values import wire_converter
+from businesscentral_emulator.store import computed
 from businesscentral_emulator.store.sqlite import quote, table_name
 
 if TYPE_CHECKING:
@@ -118,6 +119,7 @@ class Reader:
     ) -> Page:
         """One page of the target collection, after `skiptoken` if given."""
         entity_type = target.entity_set.entity_type
+        computed.refresh(self.store, target.api, target.entity_set, target.company, options.filter)
         where, params = target.where()
         if options.filter:
             filter_sql, filter_params = compile_filter(
@@ -155,6 +157,7 @@ class Reader:
 
     def read_single(self, target: Target, options: QueryOptions) -> dict[str, Any] | None:
         """The one entity the target names; None for an empty single-valued navigation."""
+        computed.refresh(self.store, target.api, target.entity_set, target.company, options.filter)
         where, params = target.where()
         sql = f"{self._select_sql(target.api, target.entity_set)} WHERE {where} LIMIT 1"
         raw_rows = self.store.fetch(sql, params)
@@ -244,6 +247,7 @@ class Reader:
         options: QueryOptions,
     ) -> dict[Any, list[dict[str, Any]]]:
         child_type = child_set.entity_type
+        computed.refresh(self.store, api, child_set, company, options.filter)
         key_column = "_company" if referenced is None else quote(referenced)
         extra_where, extra_params = "", list[Any]()
         if options.filter:
