@@ -180,8 +180,9 @@ def aged_report(store: Store, api: ApiModel, request: Request, side: str) -> lis
     for entry in ledger.entries(store, api, request.company, side):
         buckets = open_by_party.setdefault(entry.party_id, [0, 0, 0, 0])
         cents = int(entry.remaining * 100)
+        due = max(entry.due_date, _FIRST_DAY)  # a blank due date (0D): 1-1-1753 in SQL (assumed)
         for index in range(4):
-            if starts[index + 1] <= entry.due_date < starts[index]:
+            if starts[index + 1] <= due < starts[index]:
                 buckets[index] += cents
                 break
     lcy = ledger.local_currency(store, api, request.company)
