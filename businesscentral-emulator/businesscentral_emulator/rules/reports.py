@@ -22,6 +22,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from businesscentral_emulator.odata.filter_parser import Compare, Ident, Logical, Value
@@ -430,14 +431,11 @@ def statement(store: Store, api: ApiModel, request: Request, set_name: str) -> l
 
 
 BUILDERS: dict[str, Callable[[Store, ApiModel, Request], list[Row]]] = {
-    "agedAccountsReceivables": lambda s, a, r: aged_report(s, a, r, "customer"),
-    "agedAccountsPayables": lambda s, a, r: aged_report(s, a, r, "vendor"),
+    "agedAccountsReceivables": partial(aged_report, side="customer"),
+    "agedAccountsPayables": partial(aged_report, side="vendor"),
     "customerFinancialDetails": customer_financial_details,
-    "customerSales": lambda s, a, r: party_totals(s, a, r, "customer"),
-    "vendorPurchases": lambda s, a, r: party_totals(s, a, r, "vendor"),
+    "customerSales": partial(party_totals, side="customer"),
+    "vendorPurchases": partial(party_totals, side="vendor"),
     "trialBalances": trial_balance,
-    **{
-        name: (lambda s, a, r, name=name: statement(s, a, r, name))  # type: ignore[misc]
-        for name in STATEMENT_LINES
-    },
+    **{name: partial(statement, set_name=name) for name in STATEMENT_LINES},
 }
