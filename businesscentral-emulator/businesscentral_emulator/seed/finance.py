@@ -69,7 +69,7 @@ def prepare_accounts(ctx: CompanyContext) -> None:
 
 
 def ledger(ctx: CompanyContext) -> None:
-    """GL entries, then accounts with their net change, then the trial balance and statements."""
+    """GL entries, then accounts with their net change (reports: built on read, rules.reports)."""
     accounts = by_code(ctx.ref("accounts"), "number")
     net: dict[str, int] = dict.fromkeys(accounts, 0)
     debit_total: dict[str, int] = dict.fromkeys(accounts, 0)
@@ -81,7 +81,6 @@ def ledger(ctx: CompanyContext) -> None:
     for number, row in accounts.items():
         row["netChange"] = cents_text(net[number])
     ctx.insert("accounts", ctx.ref("accounts"))
-    _reports(ctx, accounts, net, debit_total, credit_total)
 
 
 def _gl_entries(  # noqa: C901, PLR0915 - one lean loop on purpose: it runs a million times
@@ -192,66 +191,6 @@ def _gl_entries(  # noqa: C901, PLR0915 - one lean loop on purpose: it runs a mi
                 "creditAmount": cents_text(credit),
                 "lastModifiedDateTime": stamp,
             }
-
-
-def _reports(
-    ctx: CompanyContext,
-    accounts: dict[str, Row],
-    net: dict[str, int],
-    debit_total: dict[str, int],
-    credit_total: dict[str, int],
-) -> None:
-    """Trial balance per account and short statements, from the ledger just made."""
-    today = date_of_ms(ctx.now_ms)
-    ctx.insert(
-        "trialBalances",
-        (
-            {
-                "accountId": row["id"],
-                "number": number,
-                "accountType": row["accountType"],
-                "display": row["displayName"],
-                "totalDebit": cents_text(debit_total[number]),
-                "totalCredit": cents_text(credit_total[number]),
-                "balanceAtDateDebit": cents_text(max(net[number], 0)),
-                "balanceAtDateCredit": cents_text(max(-net[number], 0)),
-                "dateFilter": today,
-            }
-            for number, row in accounts.items()
-        ),
-    )
-    by_category: dict[str, int] = {}
-    for number, row in accounts.items():
-        by_category[str(row["category"])] = by_category.get(str(row["category"]), 0) + net[number]
-    sections = {
-        "balanceSheets": (("Assets", "Assets"), ("Liabilities", "Liabilities"),
-                          ("Equity", "Equity")),
-        "incomeStatements": (("Income", "Income"), ("Cost of Goods Sold", data.COGS),
-                             ("Expense", "Expense")),
-        "cashFlowStatements": (("Net Income", "Income"), ("Operating Activities", "Expense"),
-                               ("Investing Activities", "Assets"),
-                               ("Financing Activities", "Equity")),
-        "retainedEarningsStatements": (("Net Income", "Income"),
-                                       ("Distributions to Shareholders", "Equity")),
-    }  # fmt: skip
-    for set_name, lines in sections.items():
-        rng = ctx.rng(set_name)
-        amount_field = "balance" if set_name == "balanceSheets" else "netChange"
-        ctx.insert(
-            set_name,
-            (
-                {
-                    "id": new_guid(rng),
-                    "lineNumber": (index + 1) * 10000,
-                    "display": label,
-                    amount_field: cents_text(by_category.get(category, 0)),
-                    "lineType": "detail",
-                    "indentation": 1,
-                    "dateFilter": today,
-                }
-                for index, (label, category) in enumerate(lines)
-            ),
-        )
 
 
 def journals(ctx: CompanyContext) -> None:
@@ -585,107 +524,3 @@ def item_ledger(ctx: CompanyContext) -> None:
             }
 
     ctx.insert("itemLedgerEntries", rows())
-
-
-def party_reports(ctx: CompanyContext) -> None:
-    """Per-customer and per-vendor figures (balances, ageing, sales) from the invoices made."""
-    today = date_of_ms(ctx.now_ms)
-    for side, party_set, invoice_set in (
-        ("customer", "customers", "salesInvoices"),
-        ("vendor", "vendors", "purchaseInvoices"),
-    ):
-        open_total: dict[str, int] = {}
-        all_total: dict[str, int] = {}
-        for invoice in ctx.ref(invoice_set):
-            key = str(invoice["partyId"])
-            if invoice["status"] != "Draft":
-                all_total[key] = all_total.get(key, 0) + int(invoice["_total"])
-            if invoice["status"] == "Open":
-                open_total[key] = open_total.get(key, 0) + int(invoice["_total"])
-        parties = ctx.ref(party_set)
-        aged_set = "agedAccountsReceivables" if side == "customer" else "agedAccountsPayables"
-        aged = [_aged_row(ctx, side, p, open_total, today) for p in parties]
-        ctx.insert(aged_set, [*aged, _aged_total(side, aged, today)])
-        sums_set = "customerSales" if side == "customer" else "vendorPurchases"
-        amount_field = "totalSalesAmount" if side == "customer" else "totalPurchaseAmount"
-        ctx.insert(
-            sums_set,
-            (
-                {
-                    f"{side}Id": p["id"],
-                    f"{side}Number": p["number"],
-                    "name": p["displayName"],
-                    amount_field: cents_text(all_total.get(str(p["id"]), 0)),
-                }
-                for p in parties
-            ),
-        )
-        if side == "customer":
-            ctx.insert(
-                "customerFinancialDetails",
-                (
-                    {
-                        "id": p["id"],
-                        "number": p["number"],
-                        "balance": cents_text(open_total.get(str(p["id"]), 0)),
-                        "totalSalesExcludingTax": cents_text(all_total.get(str(p["id"]), 0)),
-                        "overdueAmount": "0",
-                        "lastModifiedDateTime": p["lastModifiedDateTime"],
-                    }
-                    for p in parties
-                ),
-            )
-
-
-def _aged_row(
-    ctx: CompanyContext, side: str, party: Row, open_total: dict[str, int], today: str
-) -> Row:
-    due = open_total.get(str(party["id"]), 0)
-    current = due // 2
-    lcy = ctx.locale.currency
-    older = due - current
-    return {
-        f"{side}Id": party["id"],
-        f"{side}Number": party["number"],
-        "name": party["displayName"],
-        # AR shows a blank customer currency as the LCY code; AP keeps the vendor's as it is
-        # (Graph Mgt - Reports.SetUpAgedReportAPIData).
-        "currencyCode": party["currencyCode"] or (lcy if side == "customer" else ""),
-        "balanceDue": cents_text(due),
-        "currentAmount": cents_text(current),
-        "period1Label": "Up to 30 Days",
-        "period1Amount": cents_text(older),
-        "period2Label": "31-60 Days",
-        "period2Amount": "0",
-        "period3Label": "Over 60 Days",
-        "period3Amount": "0",
-        "agedAsOfDate": today,
-        "periodLengthFilter": "30D",
-    }
-
-
-_AGED_AMOUNTS = ("balanceDue", "currentAmount", "period1Amount", "period2Amount", "period3Amount")
-
-
-def _aged_total(side: str, rows: list[Row], today: str) -> Row:
-    """The row BC appends to an aged report: empty GUID, name `Total`, each amount summed.
-
-    Source: BaseApp codeunit "Graph Mgt - Reports".SetUpAgedReportAPIData (AgedReportEntity.Init,
-    AccountId := DummyGuid, Name := 'Total', CalcSums of each period and the balance; the
-    period labels and the currency stay blank).
-    """
-    total: Row = {
-        f"{side}Id": EMPTY_GUID,
-        f"{side}Number": "",
-        "name": "Total",
-        "currencyCode": "",
-        "period1Label": "",
-        "period2Label": "",
-        "period3Label": "",
-        "agedAsOfDate": today,
-        "periodLengthFilter": "30D",
-    }
-    for name in _AGED_AMOUNTS:
-        cents = sum(int(Decimal(str(row[name])) * 100) for row in rows)
-        total[name] = cents_text(cents)
-    return total

@@ -61,7 +61,6 @@ STANDARD_STEPS: tuple[Callable[[CompanyContext], None], ...] = (
     documents.document_files,
     finance.payments,
     finance.item_ledger,
-    finance.party_reports,
     finance.periods_and_rates,
     finance.company_setup,
     documents.dimension_set_lines,

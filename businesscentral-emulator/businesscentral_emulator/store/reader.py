@@ -18,6 +18,7 @@ from businesscentral_emulator.odata.errors import BusinessCentralError, record_n
 from businesscentral_emulator.odata.query import OrderBy, QueryOptions, compile_filter, order_terms
 from businesscentral_emulator.odata.values import stream_bytes, wire_converter
 from businesscentral_emulator.rules.currency import filter_columns, show_local_currency
+from businesscentral_emulator.store import computed
 from businesscentral_emulator.store.sqlite import quote, table_name
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ class Reader:
     ) -> Page:
         """One page of the target collection, after `skiptoken` if given."""
         entity_type = target.entity_set.entity_type
+        computed.refresh(self.store, target.api, target.entity_set, target.company, options.filter)
         where, params = target.where()
         if options.filter:
             filter_sql, filter_params = compile_filter(
@@ -161,6 +163,7 @@ class Reader:
 
     def read_single(self, target: Target, options: QueryOptions) -> dict[str, Any] | None:
         """The one entity the target names; None for an empty single-valued navigation."""
+        computed.refresh(self.store, target.api, target.entity_set, target.company, options.filter)
         where, params = target.where()
         sql = f"{self._select_sql(target.api, target.entity_set)} WHERE {where} LIMIT 1"
         raw_rows = self.store.fetch(sql, params)
@@ -263,6 +266,7 @@ class Reader:
         options: QueryOptions,
     ) -> dict[Any, list[dict[str, Any]]]:
         child_type = child_set.entity_type
+        computed.refresh(self.store, api, child_set, company, options.filter)
         key_column = "_company" if referenced is None else quote(referenced)
         extra_where, extra_params = "", list[Any]()
         if options.filter:
