@@ -18,6 +18,7 @@ from businesscentral_emulator.odata.paths import Target
 from businesscentral_emulator.odata.query import QueryOptions
 from businesscentral_emulator.odata.values import empty_value
 from businesscentral_emulator.rules import documents as docs
+from businesscentral_emulator.rules import master_data
 from businesscentral_emulator.rules.references import resolve_references
 from businesscentral_emulator.rules.validation import (
     EMPTY_GUID,
@@ -104,6 +105,16 @@ def caption(type_name: str) -> str:
     return _CAMEL.sub(" ", type_name).title()
 
 
+def duplicate_record(entity_set: EntitySet, identification: str) -> BusinessCentralError:
+    """The platform's duplicate-key refusal (code from real clients; see FIDELITY.md)."""
+    return BusinessCentralError(
+        409,
+        "Internal_EntityWithSameKeyExists",
+        f"The record in table {caption(entity_set.entity_type.name)} already exists."
+        f" Identification fields and values: {identification}",
+    )
+
+
 def _same_tag(a: str, b: str) -> bool:
     return a.strip().removeprefix("W/") == b.strip().removeprefix("W/")
 
@@ -177,6 +188,11 @@ class Writer:
     def _check_unique(
         self, api: ApiModel, entity_set: EntitySet, row: dict[str, Any], own_rowid: int | None
     ) -> None:
+        if master_data.has_composite_key(api, entity_set.name):
+            fields = master_data.duplicate_key(self.store, api, entity_set.name, row, own_rowid)
+            if fields is not None:
+                raise duplicate_record(entity_set, ",".join(fields))
+            return
         props = entity_set.entity_type.properties
         field = "number" if "number" in props else "code" if "code" in props else None
         if field is None or not row.get(field):
@@ -284,6 +300,7 @@ class Writer:
         row = dict(values)
         row["_company"] = company
         resolve_references(self.store, api, name, company, row, changed)
+        master_data.apply(self.store, api, name, company, row, changed)
         docs.derive_line(self.store, api, name, company, row, changed)
         header_set = docs.HEADER_OF_LINES.get(name)
         if header_set is not None:
@@ -298,7 +315,9 @@ class Writer:
         check_required(api, entity_set, row)
         _computed(api, entity_set, row)
         if "number" in props and not row.get("number"):
-            row["number"] = docs.next_number(self.store, api, name, company)
+            row["number"] = master_data.next_number(
+                self.store, api, name, company
+            ) or docs.next_number(self.store, api, name, company)
         if name in docs.DOCUMENTS:
             row["status"] = "Draft"
         self._check_unique(api, entity_set, row, None)
@@ -377,6 +396,7 @@ class Writer:
             # A reference repeated unchanged is not looked up again (nothing is re-derived).
             sent = {k for k in values if k not in _REFERENCE_FIELDS or values[k] != row.get(k)}
             resolve_references(self.store, api, name, row["_company"], merged, sent)
+            master_data.apply(self.store, api, name, row["_company"], merged, sent, old=row)
             docs.derive_line(self.store, api, name, row["_company"], merged, sent)
             if name in docs.HEADER_OF_LINES:
                 merged.update(docs.line_amounts(merged))
@@ -406,6 +426,7 @@ class Writer:
             self._check_etag(if_match, row, required=False)
             self._header_posted_check(api, name, row)
             docs.check_delete(self.store, api, name, row)
+            master_data.check_delete(self.store, api, name, row)
             kind = docs.DOCUMENTS.get(name)
             if kind is not None:
                 db.execute(
