@@ -321,8 +321,10 @@ def test_item_variants_are_keyed_by_item_and_code(bc):
     assert error_of(again) == (
         409,
         "Internal_EntityWithSameKeyExists",
-        "The record in table Item Variant already exists. Identification fields and values:"
-        f" Item No.='{other['number']}',Code='{taken['code']}'",
+        (
+            "The record in table Item Variant already exists. Identification fields and values:"
+            f" Item No.='{other['number']}',Code='{taken['code']}'"
+        ),
     )
 
 
@@ -360,8 +362,8 @@ def test_a_customer_or_vendor_with_entries_or_documents_cannot_be_deleted(bc):
     the table refuses outstanding document lines; a party with neither is deleted.
 
     Sources: BaseApp MoveEntries.Codeunit.al (codeunit 361; Text000 'You cannot delete %1 %2
-    because it has ledger entries in a fiscal year that has not been closed yet.'), Customer.Table.al
-    OnDelete/CheckIfSalesOrderLinesExist (Text000 'You cannot delete %1 %2 because there is at
+    because it has ledger entries in a fiscal year that has not been closed yet.'),
+    Customer.Table.al OnDelete/CheckIfSalesOrderLinesExist (Text000 'You cannot delete %1 %2 because there is at
     least one outstanding Sales %3 for this customer.'), Vendor.Table.al
     CheckOutstandingPurchaseDocuments ('... outstanding Purchase %3 for this vendor.').
     """
@@ -377,8 +379,10 @@ def test_a_customer_or_vendor_with_entries_or_documents_cannot_be_deleted(bc):
     assert error_of(delete(bc, "customers", customer["id"])) == (
         400,
         DIALOG,
-        f"You cannot delete Customer {customer['number']} because it has ledger entries in a"
-        " fiscal year that has not been closed yet.",
+        (
+            f"You cannot delete Customer {customer['number']} because it has ledger entries in a"
+            " fiscal year that has not been closed yet."
+        ),
     )
     fresh = created(post(bc, "customers", {"displayName": "Deletable"}))
     invoice = created(post(bc, "salesInvoices", {"customerId": fresh["id"]}))
@@ -392,8 +396,10 @@ def test_a_customer_or_vendor_with_entries_or_documents_cannot_be_deleted(bc):
     assert error_of(delete(bc, "customers", fresh["id"])) == (
         400,
         DIALOG,
-        f"You cannot delete Customer {fresh['number']} because there is at least one outstanding"
-        " Sales Invoice for this customer.",
+        (
+            f"You cannot delete Customer {fresh['number']} because there is at least one outstanding"
+            " Sales Invoice for this customer."
+        ),
     )
     vendor = created(post(bc, "vendors", {"displayName": "Vendor with a draft"}))
     bill = created(post(bc, "purchaseInvoices", {"vendorId": vendor["id"]}))
@@ -406,8 +412,10 @@ def test_a_customer_or_vendor_with_entries_or_documents_cannot_be_deleted(bc):
     assert error_of(delete(bc, "vendors", vendor["id"])) == (
         400,
         DIALOG,
-        f"You cannot delete Vendor {vendor['number']} because there is at least one outstanding"
-        " Purchase Invoice for this vendor.",
+        (
+            f"You cannot delete Vendor {vendor['number']} because there is at least one outstanding"
+            " Purchase Invoice for this vendor."
+        ),
     )
     lonely = created(post(bc, "customers", {"displayName": "No documents"}))
     assert delete(bc, "customers", lonely["id"]).status_code == 204
