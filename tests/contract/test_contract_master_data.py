@@ -363,8 +363,8 @@ def test_a_customer_or_vendor_with_entries_or_documents_cannot_be_deleted(bc):
 
     Sources: BaseApp MoveEntries.Codeunit.al (codeunit 361; Text000 'You cannot delete %1 %2
     because it has ledger entries in a fiscal year that has not been closed yet.'),
-    Customer.Table.al OnDelete/CheckIfSalesOrderLinesExist (Text000 'You cannot delete %1 %2 because there is at
-    least one outstanding Sales %3 for this customer.'), Vendor.Table.al
+    Customer.Table.al OnDelete/CheckIfSalesOrderLinesExist (Text000 'You cannot delete %1 %2
+    because there is at least one outstanding Sales %3 for this customer.'), Vendor.Table.al
     CheckOutstandingPurchaseDocuments ('... outstanding Purchase %3 for this vendor.').
     """
     period = first(
@@ -397,8 +397,8 @@ def test_a_customer_or_vendor_with_entries_or_documents_cannot_be_deleted(bc):
         400,
         DIALOG,
         (
-            f"You cannot delete Customer {fresh['number']} because there is at least one outstanding"
-            " Sales Invoice for this customer."
+            f"You cannot delete Customer {fresh['number']} because there is at least one"
+            " outstanding Sales Invoice for this customer."
         ),
     )
     vendor = created(post(bc, "vendors", {"displayName": "Vendor with a draft"}))
