@@ -45,7 +45,13 @@ def _copy_config(bc: RunningEmulator, tmp: Path, destination: dict[str, str]) ->
         write_all_to_default_company=True,
         # Draft invoice numbers come from the destination's number series: the copy keeps the
         # source number as its external document number, and is found again by it.
-        stream_maps={"salesInvoices": {"externalDocumentNumber": "number"}},
+        # Tax groups are the company's own (sales tax codes in one, VAT groups in the other): BC
+        # refuses a tax group code the destination lacks (Internal_InvalidTableRelation), so the
+        # copy leaves each item's tax group as the destination has it.
+        stream_maps={
+            "salesInvoices": {"externalDocumentNumber": "number"},
+            "items": {"taxGroupCode": None},
+        },
         stream_settings={"salesInvoices": {"natural_key": ["externalDocumentNumber"]}},
     )
 

@@ -62,8 +62,17 @@ def test_bc_refusals_carry_bcs_code_message_and_correlation_id(
     )
     run = run_target(tmp_path, config, messages_for({"items": records, "salesInvoices": invoices}))
     assert run.returncode == 0, run.stderr[-3000:]
-    (rejected,) = run.rejected
-    assert rejected["stream"] == "salesInvoices"
+    by_stream = {r["stream"]: r for r in run.rejected}
+    assert set(by_stream) == {"items", "salesInvoices"}
+    # An unknown code of a field with a TableRelation: the platform's refusal (Item.Table.al
+    # "Item Category Code"; Microsoft Learn dynamics-error-codes: Internal_InvalidTableRelation).
+    item = by_stream["items"]
+    assert (item["status"], item["code"]) == (400, "Internal_InvalidTableRelation")
+    assert item["message"].startswith(
+        "The field Item Category Code of table Item contains a value (NO-SUCH-CATEGORY)"
+        " that cannot be found in the related table (Item Category)."
+    )
+    rejected = by_stream["salesInvoices"]
     assert rejected["operation"] == "create"
     # The invoice page's own label (APIV2SalesInvoices.Page.al, CouldNotFindSellToCustomerErr).
     assert rejected["status"] == 400

@@ -21,6 +21,7 @@ from businesscentral_emulator.rules import (
     code_tables,
     corrections,
     job_queue,
+    master_data,
     payments,
     posting_dates,
     record_sets,
@@ -130,6 +131,16 @@ def caption(type_name: str) -> str:
     return _CAMEL.sub(" ", type_name).title()
 
 
+def duplicate_record(entity_set: EntitySet, identification: str) -> BusinessCentralError:
+    """The platform's duplicate-key refusal, 400 as code_tables.duplicate_key (see FIDELITY.md)."""
+    return BusinessCentralError(
+        400,
+        "Internal_EntityWithSameKeyExists",
+        f"The record in table {caption(entity_set.entity_type.name)} already exists."
+        f" Identification fields and values: {identification}",
+    )
+
+
 def _same_tag(a: str, b: str) -> bool:
     return a.strip().removeprefix("W/") == b.strip().removeprefix("W/")
 
@@ -204,6 +215,11 @@ class Writer:
     def _check_unique(
         self, api: ApiModel, entity_set: EntitySet, row: dict[str, Any], own_rowid: int | None
     ) -> None:
+        if master_data.has_composite_key(api, entity_set.name):
+            fields = master_data.duplicate_key(self.store, api, entity_set.name, row, own_rowid)
+            if fields is not None:
+                raise duplicate_record(entity_set, ",".join(fields))
+            return
         props = entity_set.entity_type.properties
         field = "number" if "number" in props else "code" if "code" in props else None
         if field is None or not row.get(field):
@@ -312,6 +328,7 @@ class Writer:
         row["_company"] = company
         resolve_references(self.store, api, name, company, row, changed)
         take_currency(self.store, api, name, company, row, changed)
+        master_data.apply(self.store, api, name, company, row, changed)
         docs.derive_line(self.store, api, name, company, row, changed)
         payments.derive_payment(self.store, api, name, company, row, changed, insert=True)
         header_set = docs.HEADER_OF_LINES.get(name)
@@ -329,7 +346,9 @@ class Writer:
         code_tables.on_insert(page_name(api, entity_set), row, changed)
         subscriptions.on_insert(name, row)
         if "number" in props and not row.get("number"):
-            row["number"] = docs.next_number(self.store, api, name, company)
+            row["number"] = master_data.next_number(
+                self.store, api, name, company
+            ) or docs.next_number(self.store, api, name, company)
         if name in docs.DOCUMENTS:
             row["status"] = "Draft"
         self._check_unique(api, entity_set, row, None)
@@ -383,12 +402,7 @@ class Writer:
             f'SELECT 1 FROM {table_name(api.route, entity_set.name)} WHERE "id" = ?', (sent,)
         )
         if clash is not None:
-            raise BusinessCentralError(
-                409,
-                "Internal_EntityWithSameKeyExists",
-                f"The record in table {caption(entity_set.entity_type.name)} already exists."
-                f" Identification fields and values: Id='{sent}'",
-            )
+            raise duplicate_record(entity_set, f"Id='{sent}'")
         return str(sent)
 
     # -- PATCH -------------------------------------------------------------------------------
@@ -411,6 +425,7 @@ class Writer:
             sent = {k for k in values if k not in _REFERENCE_FIELDS or values[k] != row.get(k)}
             resolve_references(self.store, api, name, row["_company"], merged, sent)
             take_currency(self.store, api, name, row["_company"], merged, sent)
+            master_data.apply(self.store, api, name, row["_company"], merged, sent, old=row)
             docs.derive_line(self.store, api, name, row["_company"], merged, sent)
             payments.derive_payment(
                 self.store, api, name, row["_company"], merged, sent, insert=False
@@ -467,6 +482,7 @@ class Writer:
             self._header_posted_check(api, name, row)
             docs.check_delete(self.store, api, name, row)
             code_tables.check_delete(self.store, api, page_name(api, entity_set), row)
+            master_data.check_delete(self.store, api, name, row)
             kind = docs.DOCUMENTS.get(name)
             if kind is not None:
                 db.execute(
