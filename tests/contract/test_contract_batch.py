@@ -237,3 +237,39 @@ def test_a_post_inside_an_atomic_batch_commits_what_ran_before_it(bc):
     )
     assert bc.get(bc.company_url(f"salesInvoices({invoice['id']})")).json()["status"] == "Open"
     assert count(bc, "customers") == before
+
+
+def test_a_cancel_inside_an_atomic_batch_commits_as_a_post_does(bc):
+    """Cancelling a posted invoice posts its corrective credit memo, and posting commits.
+
+    Sources: StefanMaron/MSDyn365BC.Code.History BaseApp codeunit 1303 "Correct Posted Sales
+    Invoice" (CancelPostedInvoice -> CreateCreditMemo -> the credit memo is posted with
+    Sales-Post, whose `Commit()` the test above cites); APIV2SalesInvoices.Page.al @02a8df41
+    (cancel -> CancelPostedInvoice); USE-ODATA-BATCH (each commit ends the batch's transaction).
+    """
+    customer = first(bc, "customers")
+    item = first(bc, "items")["number"]
+    invoice = bc.request(
+        "POST",
+        bc.company_url("salesInvoices"),
+        json={
+            "customerNumber": customer["number"],
+            "salesInvoiceLines": [{"lineObjectNumber": item, "quantity": 1, "unitPrice": 7}],
+        },
+    ).json()
+    posted = bc.request(
+        "POST", bc.company_url(f"salesInvoices({invoice['id']})/Microsoft.NAV.post")
+    )
+    assert posted.status_code == 204, posted.text
+    ops = [
+        {
+            "id": "cancel",
+            "method": "POST",
+            "url": in_company(bc, f"salesInvoices({invoice['id']})/Microsoft.NAV.cancel"),
+        },
+        new_customer(bc, "bad", {"bogus": 1}),
+    ]
+    answers = batch(bc, ops, Isolation="snapshot").json()["responses"]
+    assert [(a["id"], a["status"]) for a in answers] == [("cancel", 204), ("bad", 400)]
+    read = bc.get(bc.company_url(f"salesInvoices({invoice['id']})")).json()
+    assert read["status"] == "Canceled"

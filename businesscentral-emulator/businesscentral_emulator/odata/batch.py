@@ -142,6 +142,9 @@ def _atomic_stretch(store: Store, run: _Run) -> None:
 # @02a8df41, APIV2SalesCreditMemos.Page.al @406aa00d); Sales-Quote to Invoice ends with
 # Commit() (BaseApp/Source/Base Application/Sales/Document/SalesQuotetoInvoice.Codeunit.al);
 # purchaseOrders.receiveAndInvoice calls Commit() (APIV2PurchaseOrders.Page.al @02326b00).
+# cancel and cancelAndSend post a corrective document through Sales-Post, which commits as above
+# (codeunits "Correct Posted Sales Invoice" CancelPostedInvoice -> CreateCreditMemo, and "Cancel
+# Posted Sales Cr. Memo"; read for FIDELITY.md section 3).
 # Journal posting and makeOrder (Sales-Quote to Order has no final Commit) are left out.
 _COMMITTING_ACTIONS = frozenset(
     {
@@ -154,6 +157,11 @@ _COMMITTING_ACTIONS = frozenset(
         ("salesQuotes", "makeInvoice"),
         ("salesOrders", "shipAndInvoice"),  # SendToPosting -> Sales-Post, as post
         ("purchaseOrders", "receiveAndInvoice"),  # explicit Commit() (APIV2PurchaseOrders)
+        *(
+            (name, action)
+            for name in ("salesInvoices", "salesCreditMemos")
+            for action in ("cancel", "cancelAndSend")
+        ),
     }
 )
 
