@@ -49,7 +49,14 @@ DOCUMENTS: dict[str, DocumentKind] = {
     ),
     "purchaseInvoices": DocumentKind("purchaseInvoiceLines", "vendor", "invoice", "Invoice", -1),
 }
-HEADER_OF_LINES = {kind.lines: name for name, kind in DOCUMENTS.items()}
+# Every draft document set with its lines: those above, and three that do not post here.
+LINES_OF: dict[str, str] = {
+    **{name: kind.lines for name, kind in DOCUMENTS.items()},
+    "salesQuotes": "salesQuoteLines",
+    "purchaseOrders": "purchaseOrderLines",
+    "purchaseCreditMemos": "purchaseCreditMemoLines",
+}
+HEADER_OF_LINES = {lines: name for name, lines in LINES_OF.items()}
 # First numbers of the series, used when a company has no document of the set yet.
 SERIES_START = {
     "salesInvoices": "S-INV100001",

@@ -17,6 +17,7 @@ from businesscentral_emulator.odata.errors import BusinessCentralError, record_n
 from businesscentral_emulator.odata.paths import Target
 from businesscentral_emulator.odata.query import QueryOptions
 from businesscentral_emulator.odata.values import empty_value
+from businesscentral_emulator.rules import discounts, due_dates
 from businesscentral_emulator.rules import documents as docs
 from businesscentral_emulator.rules.references import resolve_references
 from businesscentral_emulator.rules.validation import (
@@ -208,9 +209,16 @@ class Writer:
         if docs.is_posted(header_set, header):
             raise docs.posted_error(header_set)
 
-    def _refresh_header(self, api: ApiModel, header_set: str, document_id: str) -> None:
+    def _refresh_header(
+        self,
+        api: ApiModel,
+        header_set: str,
+        document_id: str,
+        sent_discount: Any = None,  # noqa: ANN401
+    ) -> None:
         entity_set = api.entity_sets[header_set]
-        totals = docs.header_totals(self.store, api, header_set, document_id)
+        sets = (header_set, docs.LINES_OF[header_set])
+        totals = discounts.refresh_document(self.store, api, sets, document_id, sent_discount)
         self._update_columns(api, entity_set, '"id" = ?', [document_id], totals)
 
     def _update_columns(
@@ -239,8 +247,8 @@ class Writer:
         entity_set = target.entity_set
         if target.single or not entity_set.insertable:
             raise method_not_allowed("POST".upper(), target.context)
-        kind = docs.DOCUMENTS.get(entity_set.name)
-        navigations = frozenset({kind.lines}) if kind else frozenset()
+        lines_set = docs.LINES_OF.get(entity_set.name)
+        navigations = frozenset({lines_set}) if lines_set else frozenset()
         values, nested = convert_body(
             target.api, entity_set, body, insert=True, allowed_navigations=navigations
         )
@@ -248,11 +256,15 @@ class Writer:
         with transaction(self.store):
             self._link_parent(target, values, changed)
             new_id = self._insert_row(target.api, entity_set, target.company, values, changed)
-            if kind is not None:
-                lines = nested.get(kind.lines) or []
+            if lines_set is not None:
+                if "discountAmount" in changed:  # the page applies it before any line exists
+                    self._refresh_header(
+                        target.api, entity_set.name, new_id, values["discountAmount"]
+                    )
+                lines = nested.get(lines_set) or []
                 if not isinstance(lines, list):
                     raise BusinessCentralError(400, "BadRequest", "A collection was expected.")
-                line_set = target.api.entity_sets[kind.lines]
+                line_set = target.api.entity_sets[lines_set]
                 for line_body in lines:
                     line, _ = convert_body(target.api, line_set, line_body, insert=True)
                     line_changed = set(line)
@@ -284,6 +296,7 @@ class Writer:
         row = dict(values)
         row["_company"] = company
         resolve_references(self.store, api, name, company, row, changed)
+        due_dates.derive(self.store, api, name, row, changed, inserting=True)
         docs.derive_line(self.store, api, name, company, row, changed)
         header_set = docs.HEADER_OF_LINES.get(name)
         if header_set is not None:
@@ -299,7 +312,7 @@ class Writer:
         _computed(api, entity_set, row)
         if "number" in props and not row.get("number"):
             row["number"] = docs.next_number(self.store, api, name, company)
-        if name in docs.DOCUMENTS:
+        if name in docs.LINES_OF:
             row["status"] = "Draft"
         self._check_unique(api, entity_set, row, None)
         row["id"] = self._new_id(api, entity_set, row.get("id"))
@@ -377,6 +390,7 @@ class Writer:
             # A reference repeated unchanged is not looked up again (nothing is re-derived).
             sent = {k for k in values if k not in _REFERENCE_FIELDS or values[k] != row.get(k)}
             resolve_references(self.store, api, name, row["_company"], merged, sent)
+            due_dates.derive(self.store, api, name, merged, sent, inserting=False)
             docs.derive_line(self.store, api, name, row["_company"], merged, sent)
             if name in docs.HEADER_OF_LINES:
                 merged.update(docs.line_amounts(merged))
@@ -391,6 +405,8 @@ class Writer:
             header_set = docs.HEADER_OF_LINES.get(name)
             if header_set is not None:
                 self._refresh_header(api, header_set, str(row["documentId"]))
+            elif name in docs.LINES_OF:  # the page's UpdateDiscount after PropagateOnModify
+                self._refresh_header(api, name, str(row["id"]), values.get("discountAmount"))
         return self.read_back(api, entity_set, row["_company"], str(row["id"]))
 
     # -- DELETE ------------------------------------------------------------------------------
@@ -406,10 +422,10 @@ class Writer:
             self._check_etag(if_match, row, required=False)
             self._header_posted_check(api, name, row)
             docs.check_delete(self.store, api, name, row)
-            kind = docs.DOCUMENTS.get(name)
-            if kind is not None:
+            lines_set = docs.LINES_OF.get(name)
+            if lines_set is not None:
                 db.execute(
-                    f'DELETE FROM {table_name(api.route, kind.lines)} WHERE "documentId" = ?',
+                    f'DELETE FROM {table_name(api.route, lines_set)} WHERE "documentId" = ?',
                     (row["id"],),
                 )
             db.execute(
