@@ -33,7 +33,11 @@ def bc(start_emulator):
 def error_of(response) -> tuple[int, str, str]:
     body = response.json()
     assert "error" in body, (response.status_code, body)
-    return response.status_code, body["error"]["code"], body["error"]["message"].split("  ")[0]
+    return (
+        response.status_code,
+        body["error"]["code"],
+        body["error"]["message"].split("  CorrelationId:  ")[0],
+    )
 
 
 def created(response) -> dict[str, Any]:
@@ -66,8 +70,12 @@ def draft_with_lines(bc, header_set: str, party: dict[str, str], lines: list[dic
     header = created(bc.request("POST", bc.company_url(header_set), json=party))
     line_set = header_set.removesuffix("s") + "Lines"
     for body in lines:
+        # The price is set on its own: on some line pages a quantity re-finds the item's price.
+        price = {k: v for k, v in body.items() if k == "unitPrice"}
         url = bc.company_url(f"{header_set}({header['id']})/{line_set}")
-        created(bc.request("POST", url, json=body))
+        line = created(bc.request("POST", url, json={k: body[k] for k in body if k not in price}))
+        if price:
+            ok(patch(bc, f"{line_set}({line['id']})", price))
     return header
 
 
@@ -246,3 +254,104 @@ def test_quote_lines_belong_to_their_quote(bc):
     url = bc.company_url("salesQuoteLines")
     left = bc.get(url, params={"$filter": f"documentId eq {quote['id']}"}).json()["value"]
     assert left == []
+
+
+@pytest.mark.parametrize(
+    ("header_set", "message"),
+    [
+        ("salesQuotes", "You cannot insert a line because a line already exists."),
+        ("purchaseOrders", "You cannot insert a line because a line already exists."),
+        ("purchaseCreditMemos", "You cannot insert the line because  line already exists."),
+    ],
+)
+def test_a_duplicate_sequence_is_refused_in_each_buffers_words(bc, header_set, message):
+    """CannotInsertALineThatAlreadyExistsErr of Graph Mgt - Sales Quote Buffer (@0b1be9d5),
+    Graph Mgt - Purch Order Buffer (@257a4d34) and Graph Mgt - Purch. Cr. Memo
+    (GraphMgtPurchCrMemo.Codeunit.al @37787026aff0a4e8423b677e9a9997d4abccccea, two spaces).
+    """
+    purchase = header_set.startswith("purchase")
+    party = (
+        {"vendorId": first(bc, "vendors")["id"]}
+        if purchase
+        else {"customerId": first(bc, "customers")["id"]}
+    )
+    header = created(bc.request("POST", bc.company_url(header_set), json=party))
+    url = bc.company_url(f"{header_set}({header['id']})/{header_set.removesuffix('s')}Lines")
+    body = {"sequence": 20000, "lineType": "Comment", "description": "one"}
+    created(bc.request("POST", url, json=body))
+    assert error_of(bc.request("POST", url, json=body)) == (400, DIALOG, message)
+
+
+@pytest.mark.parametrize(
+    ("header_set", "price", "kept"),
+    [
+        ("salesInvoices", "unitPrice", True),
+        ("salesOrders", "unitPrice", True),
+        ("salesQuotes", "unitPrice", False),
+        ("salesCreditMemos", "unitPrice", False),
+        ("purchaseInvoices", "unitCost", False),
+        ("purchaseOrders", "directUnitCost", True),
+        ("purchaseCreditMemos", "unitCost", False),
+    ],
+)
+def test_a_price_sent_with_the_quantity_survives_only_after_it_in_page_order(
+    bc, header_set, price, kept
+):
+    """Sales Line Quantity OnValidate: `if Type = Type::Item then UpdateUnitPrice(...)`.
+
+    The pages validate the body in layout order (`$metadata` property order; the credit memo
+    line page P/APIV2SalesCreditMemLines.Page.al @257a4d34 has unitPrice before quantity), so a
+    price laid out before quantity is replaced by the item's when the quantity is validated.
+    """
+    purchase = header_set.startswith("purchase")
+    item = first(
+        bc, "items", **{"$filter": "blocked eq false and unitCost gt 0 and unitPrice gt 0"}
+    )
+    party = (
+        {"vendorId": first(bc, "vendors")["id"]}
+        if purchase
+        else {"customerId": first(bc, "customers")["id"]}
+    )
+    header = created(bc.request("POST", bc.company_url(header_set), json=party))
+    url = bc.company_url(f"{header_set}({header['id']})/{header_set.removesuffix('s')}Lines")
+    body = {"lineType": "Item", "itemId": item["id"], "quantity": 3, price: 1.25}
+    line = created(bc.request("POST", url, json=body))
+    own = item["unitCost" if purchase else "unitPrice"]
+    assert _money(line[price]) == (Decimal("1.25") if kept else _money(own))
+
+
+def test_a_new_quantity_re_finds_the_price_and_a_discount_amount_sets_the_percent(bc):
+    """UpdateUnitPrice on a quantity change; UpdateLineDiscPct; LineDiscountPctErr.
+
+    A PATCH of quantity alone replaces a price set by hand with the item's; a discountAmount
+    sets discountPercent := Round(amount / Round(quantity * price) * 100, 0.00001); an amount
+    above the line's gross amount is refused.
+    """
+    item = first(bc, "items", **{"$filter": "blocked eq false and unitPrice gt 0"})
+    header = created(
+        bc.request(
+            "POST",
+            bc.company_url("salesInvoices"),
+            json={"customerId": first(bc, "customers")["id"]},
+        )
+    )
+    url = bc.company_url(f"salesInvoices({header['id']})/salesInvoiceLines")
+    line = created(
+        bc.request(
+            "POST",
+            url,
+            json={"lineType": "Item", "itemId": item["id"], "quantity": 3, "unitPrice": 10},
+        )
+    )
+    assert _money(line["unitPrice"]) == Decimal(10)
+    discounted = ok(patch(bc, f"salesInvoiceLines({line['id']})", {"discountAmount": 10}))
+    assert _money(discounted["discountPercent"]) == Decimal("33.33333")
+    assert _money(discounted["amountExcludingTax"]) == Decimal(20)
+    too_much = patch(bc, f"salesInvoiceLines({line['id']})", {"discountAmount": 31})
+    assert error_of(too_much) == (
+        400,
+        DIALOG,
+        "The value in the Line Discount % field must be between 0 and 100.",
+    )
+    repriced = ok(patch(bc, f"salesInvoiceLines({line['id']})", {"quantity": 4}))
+    assert _money(repriced["unitPrice"]) == _money(item["unitPrice"])

@@ -491,16 +491,12 @@ def _derive_from_item(
 ) -> None:
     """An Item line: number, type, description, unit of measure and price from the item.
 
-    Purchase lines take the item's cost even when the client sent one: a real POST of an Item line
-    replaced the `unitCost` sent with the item's cost (recorded traffic, issue 10 of this project).
-    BC's Purchase Line re-finds the direct unit cost when Quantity is validated, which the page
-    does after `unitCost`. Sales lines keep a sent `unitPrice` (the page validates it after
-    quantity).
+    A price sent in the body is applied after the item; whether the quantity's validation then
+    replaces it with the item's price again is rules/line_pricing.py's concern (page order).
     """
     row.update(lineType="Item", itemId=item["id"], accountId=EMPTY_GUID)
     row["lineObjectNumber"] = item["number"]
     source, price_field = LINE_PRICE[set_name]
-    purchase = set_name.startswith("purchase")
     defaults = {
         "description": item.get("displayName"),
         "unitOfMeasureId": item.get("baseUnitOfMeasureId"),
@@ -513,7 +509,7 @@ def _derive_from_item(
             if name in own and name not in changed and value is not None
         }
     )
-    if price_field in own and (purchase or price_field not in changed):
+    if price_field in own and price_field not in changed:
         row[price_field] = item.get(source)
 
 
@@ -537,10 +533,15 @@ def duplicate_line(set_name: str) -> BusinessCentralError:
     """A line POST whose sequence is taken, in the aggregator's words.
 
     Sales: `CannotInsertALineThatAlreadyExistsErr` in Sales Invoice Aggregator / Graph Mgt - Sales
-    Order Buffer / Sal. Cr. Memo Buf.; purchase invoices: the Purch. Inv. Aggregator's own label.
+    Order Buffer / Sales Quote Buffer / Sal. Cr. Memo Buf. and Purch Order Buffer; purchase
+    invoices: the Purch. Inv. Aggregator's own label; purchase credit memos: Graph Mgt - Purch.
+    Cr. Memo's, with its two spaces (BaseApp/Source/Base Application/Integration/Graph/
+    GraphMgtPurchCrMemo.Codeunit.al @37787026aff0a4e8423b677e9a9997d4abccccea).
     """
     if set_name == "purchaseInvoiceLines":
         return dialog("You cannot insert a line with a duplicate sequence number.")
+    if set_name == "purchaseCreditMemoLines":
+        return dialog("You cannot insert the line because  line already exists.")
     return dialog("You cannot insert a line because a line already exists.")
 
 

@@ -17,7 +17,7 @@ from businesscentral_emulator.odata.errors import BusinessCentralError, record_n
 from businesscentral_emulator.odata.paths import Target
 from businesscentral_emulator.odata.query import QueryOptions
 from businesscentral_emulator.odata.values import empty_value
-from businesscentral_emulator.rules import discounts, due_dates
+from businesscentral_emulator.rules import discounts, due_dates, line_pricing
 from businesscentral_emulator.rules import documents as docs
 from businesscentral_emulator.rules.references import resolve_references
 from businesscentral_emulator.rules.validation import (
@@ -298,6 +298,7 @@ class Writer:
         resolve_references(self.store, api, name, company, row, changed)
         due_dates.derive(self.store, api, name, row, changed, inserting=True)
         docs.derive_line(self.store, api, name, company, row, changed)
+        line_pricing.apply(self.store, api, name, row, changed, None)
         header_set = docs.HEADER_OF_LINES.get(name)
         if header_set is not None:
             self._prepare_line(api, entity_set, row)
@@ -392,6 +393,7 @@ class Writer:
             resolve_references(self.store, api, name, row["_company"], merged, sent)
             due_dates.derive(self.store, api, name, merged, sent, inserting=False)
             docs.derive_line(self.store, api, name, row["_company"], merged, sent)
+            line_pricing.apply(self.store, api, name, merged, sent, row)
             if name in docs.HEADER_OF_LINES:
                 merged.update(docs.line_amounts(merged))
             _computed(api, entity_set, merged)
