@@ -117,6 +117,8 @@ def test_a_header_discount_is_shared_over_the_lines_to_the_cent(bc, header_set):
     assert nets == [Decimal("6.67"), Decimal("6.66"), Decimal("6.67")]
     assert [_money(line["amountExcludingTax"]) for line in lines] == [Decimal(10)] * 3
     assert _money(answer["discountAmount"]) == Decimal(10)
+    if header_set != "salesQuotes":  # AssignTotalsFromSalesLine: not "Prices Including VAT"
+        assert answer["discountAppliedBeforeTax"] is True
     assert _money(answer["totalAmountExcludingTax"]) == Decimal(20)
     tax = sum((_money(line["netTaxAmount"]) for line in lines), Decimal(0))
     assert _money(answer["totalTaxAmount"]) == tax

@@ -187,6 +187,10 @@ def refresh_document(
     }
     if "discountAmount" in header_props:
         header["discountAmount"] = format_decimal(totals["discount"])
+    if lines and "discountAppliedBeforeTax" in header_props:
+        # AssignTotalsFromSalesLine: true for Sales Tax, else not "Prices Including VAT"; the
+        # emulator's prices never include tax. Without lines BlankTotals leaves it as it was.
+        header["discountAppliedBeforeTax"] = 1
     return header
 
 
