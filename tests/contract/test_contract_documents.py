@@ -357,3 +357,25 @@ def test_a_new_quantity_re_finds_the_price_and_a_discount_amount_sets_the_percen
     )
     repriced = ok(patch(bc, f"salesInvoiceLines({line['id']})", {"quantity": 4}))
     assert _money(repriced["unitPrice"]) == _money(item["unitPrice"])
+
+
+def test_a_posted_purchase_credit_memo_and_its_lines_cannot_be_modified(bc):
+    """CannotModifyPostedCrMemoErr of Graph Mgt - Purch. Cr. Memo.
+
+    Source: StefanMaron/MSDyn365BC.Code.History BaseApp/Source/Base Application/Integration/
+    Graph/GraphMgtPurchCrMemo.Codeunit.al @37787026aff0a4e8423b677e9a9997d4abccccea
+    (PropagateOnModify, and VerifyCRUDIsPossibleForLine for line inserts, modifies and deletes).
+    """
+    label = (400, DIALOG, "The credit memo has been posted and can no longer be modified.")
+    posted = first(bc, "purchaseCreditMemos", **{"$filter": "status ne 'Draft'"})
+    assert (
+        error_of(patch(bc, f"purchaseCreditMemos({posted['id']})", {"vendorCreditMemoNumber": "X"}))
+        == label
+    )
+    url = bc.company_url(f"purchaseCreditMemos({posted['id']})/purchaseCreditMemoLines")
+    line = {"lineType": "Item", "itemId": first(bc, "items")["id"], "quantity": 1}
+    assert error_of(bc.request("POST", url, json=line)) == label
+    vendor = {"vendorId": first(bc, "vendors")["id"]}
+    draft = created(bc.request("POST", bc.company_url("purchaseCreditMemos"), json=vendor))
+    ok(patch(bc, f"purchaseCreditMemos({draft['id']})", {"vendorCreditMemoNumber": "X"}))
+    created(bc.request("POST", url.replace(posted["id"], draft["id"]), json=line))

@@ -68,6 +68,11 @@ SERIES_START = {
     "items": "1000",
 }
 _POSTED = frozenset({"Open", "Paid", "Canceled", "Corrective"})
+# Sets with posted rows (seeded) that the emulator does not post, and the noun of their label:
+# Graph Mgt - Purch. Cr. Memo refuses a write to a posted one with CannotModifyPostedCrMemoErr
+# (PropagateOnModify, VerifyCRUDIsPossibleForLine; BaseApp/Source/Base Application/Integration/
+# Graph/GraphMgtPurchCrMemo.Codeunit.al @37787026aff0a4e8423b677e9a9997d4abccccea).
+_POSTED_NOT_POSTING = {"purchaseCreditMemos": "credit memo"}
 
 
 def now_stored() -> str:
@@ -110,9 +115,10 @@ def _posted_glob(set_name: str) -> str:
 
 
 def is_posted(set_name: str, row: dict[str, Any]) -> bool:
-    """Whether a document row is posted (only sets that post have posted rows)."""
+    """Whether a document row is posted (sets that post, and purchase credit memos' seed)."""
     kind = DOCUMENTS.get(set_name)
-    return kind is not None and kind.gl_document_type is not None and row.get("status") in _POSTED
+    posts = kind is not None and kind.gl_document_type is not None
+    return (posts or set_name in _POSTED_NOT_POSTING) and row.get("status") in _POSTED
 
 
 def posted_error(set_name: str) -> BusinessCentralError:
@@ -122,10 +128,10 @@ def posted_error(set_name: str) -> BusinessCentralError:
     BaseApp/Source/Base Application/Integration/Entity/SalesInvoiceAggregator.Codeunit.al
     @c845a0c4 (PropagateOnModify, VerifyCRUDIsPossibleForLine) and in Purch. Inv. Aggregator;
     CannotModifyPostedCrMemoErr ("The credit memo has been posted ...") in Graph Mgt - Sal. Cr.
-    Memo Buf. A DELETE of a posted invoice gets the same answer here: BC passes it to BaseApp,
-    whose own refusal text was not found (simplified).
+    Memo Buf. and Graph Mgt - Purch. Cr. Memo. A DELETE of a posted document gets the same answer
+    here: BC passes it to BaseApp, whose own refusal text was not found (simplified).
     """
-    noun = DOCUMENTS[set_name].noun
+    noun = _POSTED_NOT_POSTING.get(set_name) or DOCUMENTS[set_name].noun
     return BusinessCentralError(
         400,
         "Application_DialogException",
