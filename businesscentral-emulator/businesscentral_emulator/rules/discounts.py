@@ -145,7 +145,7 @@ def refresh_document(
     sets: tuple[str, str],
     document_id: str,
     sent_discount: Any = None,  # noqa: ANN401
-) -> dict[str, str]:
+) -> dict[str, str | int]:
     """Spread the document's invoice discount over its lines; the header's new totals.
 
     `sets` is (header set, line set). `sent_discount` is the `discountAmount` the client sent
@@ -180,7 +180,7 @@ def refresh_document(
         }
         if changes:
             _update_line(store, api, line_set, line["_rowid"], changes)
-    header = {
+    header: dict[str, str | int] = {
         "totalAmountExcludingTax": format_decimal(totals["excl"]),
         "totalTaxAmount": format_decimal(totals["incl"] - totals["excl"]),
         "totalAmountIncludingTax": format_decimal(totals["incl"]),

@@ -349,24 +349,6 @@ def line_amounts(line: dict[str, Any]) -> dict[str, str]:
     return {name: format_decimal(value) for name, value in amounts.items()}
 
 
-def header_totals(store: Store, api: ApiModel, header_set: str, document_id: str) -> dict[str, str]:
-    """The header's totals, summed from its lines."""
-    lines = DOCUMENTS[header_set].lines
-    rows = store.fetch(
-        f'SELECT "amountExcludingTax", "totalTaxAmount", "amountIncludingTax"'
-        f' FROM {table_name(api.route, lines)} WHERE "documentId" = ?',
-        (document_id,),
-    )
-    excl = sum((_money(r[0]) for r in rows), Decimal(0))
-    tax = sum((_money(r[1]) for r in rows), Decimal(0))
-    incl = sum((_money(r[2]) for r in rows), Decimal(0))
-    return {
-        "totalAmountExcludingTax": format_decimal(excl),
-        "totalTaxAmount": format_decimal(tax),
-        "totalAmountIncludingTax": format_decimal(incl),
-    }
-
-
 def next_sequence(  # noqa: PLR0913, PLR0917
     store: Store, api: ApiModel, set_name: str, parent_field: str, parent_id: str, field: str
 ) -> int:
