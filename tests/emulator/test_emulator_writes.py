@@ -272,7 +272,9 @@ def test_lines_at_both_paths_recompute_header_totals(bc):
     assert flat.status_code == 201
     assert Decimal(str(bc.get(header_url).json()["totalAmountExcludingTax"])) == Decimal(121)
     line_url = bc.company_url(f"salesInvoiceLines({nested.json()['id']})")
-    patched = bc.request("PATCH", line_url, json={"quantity": 2}, headers={"If-Match": "*"})
+    # A new quantity alone would re-find the item's price (Sales Line Quantity OnValidate).
+    body = {"quantity": 2, "unitPrice": 100}
+    patched = bc.request("PATCH", line_url, json=body, headers={"If-Match": "*"})
     assert patched.status_code == 200
     assert Decimal(str(patched.json()["amountExcludingTax"])) == Decimal(200)
     assert Decimal(str(bc.get(header_url).json()["totalAmountExcludingTax"])) == Decimal(221)

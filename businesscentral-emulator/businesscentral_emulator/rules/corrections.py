@@ -27,12 +27,15 @@ differs from its totalAmountIncludingTax; the send half of cancelAndSend sends n
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from businesscentral_emulator.odata.errors import BusinessCentralError
 from businesscentral_emulator.odata.values import format_decimal
 from businesscentral_emulator.rules.posting_dates import CANCEL_NOT_ALLOWED
 from businesscentral_emulator.rules.validation import dialog
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 CANCEL_ACTIONS = frozenset({"cancel", "cancelAndSend"})
 CORRECTIVE_ACTION = "makeCorrectiveCreditMemo"
@@ -134,11 +137,11 @@ def canceled_invoice() -> dict[str, Any]:
     return {"status": CANCELED, "remainingAmount": format_decimal(Decimal(0))}
 
 
-def draft_remaining(set_name: str, totals: dict[str, str]) -> dict[str, str]:
+def draft_remaining(set_name: str, totals: Mapping[str, object]) -> dict[str, str]:
     """A draft invoice's remainingAmount is its Amount Including VAT (page GetRemainingAmount)."""
     if set_name != "salesInvoices":
         return {}
-    return {"remainingAmount": totals.get("totalAmountIncludingTax", "0")}
+    return {"remainingAmount": str(totals.get("totalAmountIncludingTax", "0"))}
 
 
 def check_cancel_credit_memo(memo: dict[str, Any], *, posting_allowed: bool) -> None:

@@ -49,7 +49,14 @@ DOCUMENTS: dict[str, DocumentKind] = {
     ),
     "purchaseInvoices": DocumentKind("purchaseInvoiceLines", "vendor", "invoice", "Invoice", -1),
 }
-HEADER_OF_LINES = {kind.lines: name for name, kind in DOCUMENTS.items()}
+# Every draft document set with its lines: those above, and three that do not post here.
+LINES_OF: dict[str, str] = {
+    **{name: kind.lines for name, kind in DOCUMENTS.items()},
+    "salesQuotes": "salesQuoteLines",
+    "purchaseOrders": "purchaseOrderLines",
+    "purchaseCreditMemos": "purchaseCreditMemoLines",
+}
+HEADER_OF_LINES = {lines: name for name, lines in LINES_OF.items()}
 # First numbers of the series, used when a company has no document of the set yet.
 SERIES_START = {
     "salesInvoices": "S-INV100001",
@@ -61,6 +68,11 @@ SERIES_START = {
     "items": "1000",
 }
 _POSTED = frozenset({"Open", "Paid", "Canceled", "Corrective"})
+# Sets with posted rows (seeded) that the emulator does not post, and the noun of their label:
+# Graph Mgt - Purch. Cr. Memo refuses a write to a posted one with CannotModifyPostedCrMemoErr
+# (PropagateOnModify, VerifyCRUDIsPossibleForLine; BaseApp/Source/Base Application/Integration/
+# Graph/GraphMgtPurchCrMemo.Codeunit.al @37787026aff0a4e8423b677e9a9997d4abccccea).
+_POSTED_NOT_POSTING = {"purchaseCreditMemos": "credit memo"}
 
 
 def now_stored() -> str:
@@ -103,9 +115,10 @@ def _posted_glob(set_name: str) -> str:
 
 
 def is_posted(set_name: str, row: dict[str, Any]) -> bool:
-    """Whether a document row is posted (only sets that post have posted rows)."""
+    """Whether a document row is posted (sets that post, and purchase credit memos' seed)."""
     kind = DOCUMENTS.get(set_name)
-    return kind is not None and kind.gl_document_type is not None and row.get("status") in _POSTED
+    posts = kind is not None and kind.gl_document_type is not None
+    return (posts or set_name in _POSTED_NOT_POSTING) and row.get("status") in _POSTED
 
 
 def posted_error(set_name: str) -> BusinessCentralError:
@@ -115,10 +128,10 @@ def posted_error(set_name: str) -> BusinessCentralError:
     BaseApp/Source/Base Application/Integration/Entity/SalesInvoiceAggregator.Codeunit.al
     @c845a0c4 (PropagateOnModify, VerifyCRUDIsPossibleForLine) and in Purch. Inv. Aggregator;
     CannotModifyPostedCrMemoErr ("The credit memo has been posted ...") in Graph Mgt - Sal. Cr.
-    Memo Buf. A DELETE of a posted invoice gets the same answer here: BC passes it to BaseApp,
-    whose own refusal text was not found (simplified).
+    Memo Buf. and Graph Mgt - Purch. Cr. Memo. A DELETE of a posted document gets the same answer
+    here: BC passes it to BaseApp, whose own refusal text was not found (simplified).
     """
-    noun = DOCUMENTS[set_name].noun
+    noun = _POSTED_NOT_POSTING.get(set_name) or DOCUMENTS[set_name].noun
     return BusinessCentralError(
         400,
         "Application_DialogException",
@@ -336,24 +349,6 @@ def line_amounts(line: dict[str, Any]) -> dict[str, str]:
     return {name: format_decimal(value) for name, value in amounts.items()}
 
 
-def header_totals(store: Store, api: ApiModel, header_set: str, document_id: str) -> dict[str, str]:
-    """The header's totals, summed from its lines."""
-    lines = DOCUMENTS[header_set].lines
-    rows = store.fetch(
-        f'SELECT "amountExcludingTax", "totalTaxAmount", "amountIncludingTax"'
-        f' FROM {table_name(api.route, lines)} WHERE "documentId" = ?',
-        (document_id,),
-    )
-    excl = sum((_money(r[0]) for r in rows), Decimal(0))
-    tax = sum((_money(r[1]) for r in rows), Decimal(0))
-    incl = sum((_money(r[2]) for r in rows), Decimal(0))
-    return {
-        "totalAmountExcludingTax": format_decimal(excl),
-        "totalTaxAmount": format_decimal(tax),
-        "totalAmountIncludingTax": format_decimal(incl),
-    }
-
-
 def next_sequence(  # noqa: PLR0913, PLR0917
     store: Store, api: ApiModel, set_name: str, parent_field: str, parent_id: str, field: str
 ) -> int:
@@ -484,16 +479,12 @@ def _derive_from_item(
 ) -> None:
     """An Item line: number, type, description, unit of measure and price from the item.
 
-    Purchase lines take the item's cost even when the client sent one: a real POST of an Item line
-    replaced the `unitCost` sent with the item's cost (recorded traffic, issue 10 of this project).
-    BC's Purchase Line re-finds the direct unit cost when Quantity is validated, which the page
-    does after `unitCost`. Sales lines keep a sent `unitPrice` (the page validates it after
-    quantity).
+    A price sent in the body is applied after the item; whether the quantity's validation then
+    replaces it with the item's price again is rules/line_pricing.py's concern (page order).
     """
     row.update(lineType="Item", itemId=item["id"], accountId=EMPTY_GUID)
     row["lineObjectNumber"] = item["number"]
     source, price_field = LINE_PRICE[set_name]
-    purchase = set_name.startswith("purchase")
     defaults = {
         "description": item.get("displayName"),
         "unitOfMeasureId": item.get("baseUnitOfMeasureId"),
@@ -506,7 +497,7 @@ def _derive_from_item(
             if name in own and name not in changed and value is not None
         }
     )
-    if price_field in own and (purchase or price_field not in changed):
+    if price_field in own and price_field not in changed:
         row[price_field] = item.get(source)
 
 
@@ -530,10 +521,15 @@ def duplicate_line(set_name: str) -> BusinessCentralError:
     """A line POST whose sequence is taken, in the aggregator's words.
 
     Sales: `CannotInsertALineThatAlreadyExistsErr` in Sales Invoice Aggregator / Graph Mgt - Sales
-    Order Buffer / Sal. Cr. Memo Buf.; purchase invoices: the Purch. Inv. Aggregator's own label.
+    Order Buffer / Sales Quote Buffer / Sal. Cr. Memo Buf. and Purch Order Buffer; purchase
+    invoices: the Purch. Inv. Aggregator's own label; purchase credit memos: Graph Mgt - Purch.
+    Cr. Memo's, with its two spaces (BaseApp/Source/Base Application/Integration/Graph/
+    GraphMgtPurchCrMemo.Codeunit.al @37787026aff0a4e8423b677e9a9997d4abccccea).
     """
     if set_name == "purchaseInvoiceLines":
         return dialog("You cannot insert a line with a duplicate sequence number.")
+    if set_name == "purchaseCreditMemoLines":
+        return dialog("You cannot insert the line because  line already exists.")
     return dialog("You cannot insert a line because a line already exists.")
 
 

@@ -20,7 +20,10 @@ from businesscentral_emulator.odata.values import empty_value, stored_stream
 from businesscentral_emulator.rules import (
     code_tables,
     corrections,
+    discounts,
+    due_dates,
     job_queue,
+    line_pricing,
     master_data,
     payments,
     posting_dates,
@@ -248,9 +251,16 @@ class Writer:
         if docs.is_posted(header_set, header):
             raise docs.posted_error(header_set)
 
-    def _refresh_header(self, api: ApiModel, header_set: str, document_id: str) -> None:
+    def _refresh_header(
+        self,
+        api: ApiModel,
+        header_set: str,
+        document_id: str,
+        sent_discount: Any = None,  # noqa: ANN401
+    ) -> None:
         entity_set = api.entity_sets[header_set]
-        totals = docs.header_totals(self.store, api, header_set, document_id)
+        sets = (header_set, docs.LINES_OF[header_set])
+        totals = discounts.refresh_document(self.store, api, sets, document_id, sent_discount)
         totals.update(corrections.draft_remaining(header_set, totals))
         self._update_columns(api, entity_set, '"id" = ?', [document_id], totals)
 
@@ -280,8 +290,8 @@ class Writer:
         entity_set = target.entity_set
         if target.single or not entity_set.insertable:
             raise method_not_allowed(_POST, target)
-        kind = docs.DOCUMENTS.get(entity_set.name)
-        navigations = frozenset({kind.lines}) if kind else frozenset()
+        lines_set = docs.LINES_OF.get(entity_set.name)
+        navigations = frozenset({lines_set}) if lines_set else frozenset()
         values, nested = convert_body(
             target.api, entity_set, body, insert=True, allowed_navigations=navigations
         )
@@ -291,11 +301,15 @@ class Writer:
             self._link_parent(target, values, changed)
             record_sets.before_insert(self.store, target, values, changed)
             new_id = self._insert_row(target.api, entity_set, target.company, values, changed)
-            if kind is not None:
-                lines = nested.get(kind.lines) or []
+            if lines_set is not None:
+                if "discountAmount" in changed:  # the page applies it before any line exists
+                    self._refresh_header(
+                        target.api, entity_set.name, new_id, values["discountAmount"]
+                    )
+                lines = nested.get(lines_set) or []
                 if not isinstance(lines, list):
                     raise BusinessCentralError(400, "BadRequest", "A collection was expected.")
-                line_set = target.api.entity_sets[kind.lines]
+                line_set = target.api.entity_sets[lines_set]
                 for line_body in lines:
                     line, _ = convert_body(target.api, line_set, line_body, insert=True)
                     line_changed = set(line)
@@ -329,7 +343,9 @@ class Writer:
         resolve_references(self.store, api, name, company, row, changed)
         take_currency(self.store, api, name, company, row, changed)
         master_data.apply(self.store, api, name, company, row, changed)
+        due_dates.derive(self.store, api, name, row, changed, inserting=True)
         docs.derive_line(self.store, api, name, company, row, changed)
+        line_pricing.apply(self.store, api, name, row, changed, None)
         payments.derive_payment(self.store, api, name, company, row, changed, insert=True)
         header_set = docs.HEADER_OF_LINES.get(name)
         if header_set is not None:
@@ -349,7 +365,7 @@ class Writer:
             row["number"] = master_data.next_number(
                 self.store, api, name, company
             ) or docs.next_number(self.store, api, name, company)
-        if name in docs.DOCUMENTS:
+        if name in docs.LINES_OF:
             row["status"] = "Draft"
         self._check_unique(api, entity_set, row, None)
         if "id" in props:
@@ -426,7 +442,9 @@ class Writer:
             resolve_references(self.store, api, name, row["_company"], merged, sent)
             take_currency(self.store, api, name, row["_company"], merged, sent)
             master_data.apply(self.store, api, name, row["_company"], merged, sent, old=row)
+            due_dates.derive(self.store, api, name, merged, sent, inserting=False)
             docs.derive_line(self.store, api, name, row["_company"], merged, sent)
+            line_pricing.apply(self.store, api, name, merged, sent, row)
             payments.derive_payment(
                 self.store, api, name, row["_company"], merged, sent, insert=False
             )
@@ -449,6 +467,8 @@ class Writer:
             header_set = docs.HEADER_OF_LINES.get(name)
             if header_set is not None:
                 self._refresh_header(api, header_set, str(row["documentId"]))
+            elif name in docs.LINES_OF:  # the page's UpdateDiscount after PropagateOnModify
+                self._refresh_header(api, name, str(row["id"]), values.get("discountAmount"))
         key = entity_set.entity_type.key[0]
         return self.read_back(api, entity_set, row["_company"], str(merged[key]))
 
@@ -483,10 +503,10 @@ class Writer:
             docs.check_delete(self.store, api, name, row)
             code_tables.check_delete(self.store, api, page_name(api, entity_set), row)
             master_data.check_delete(self.store, api, name, row)
-            kind = docs.DOCUMENTS.get(name)
-            if kind is not None:
+            lines_set = docs.LINES_OF.get(name)
+            if lines_set is not None:
                 db.execute(
-                    f'DELETE FROM {table_name(api.route, kind.lines)} WHERE "documentId" = ?',
+                    f'DELETE FROM {table_name(api.route, lines_set)} WHERE "documentId" = ?',
                     (row["id"],),
                 )
             db.execute(

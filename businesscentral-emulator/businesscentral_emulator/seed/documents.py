@@ -7,10 +7,12 @@ its lines are streamed, and only three running totals per document are kept.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from businesscentral_emulator.odata.values import EMPTY_DATE, EMPTY_GUID
+from businesscentral_emulator.rules.due_dates import calc_date
 from businesscentral_emulator.seed import data
 from businesscentral_emulator.seed.common import (
     DAY_MS,
@@ -307,7 +309,7 @@ def _headers(
     totals: Sequence[tuple[int, int, int]],
 ) -> Iterator[Row]:
     rng = ctx.rng(kind.header)
-    terms = {str(t["id"]): int(t["_days"]) for t in ctx.ref("paymentTerms")}
+    terms = {str(t["id"]): str(t["dueDateCalculation"]) for t in ctx.ref("paymentTerms")}
     departments = [v for v in ctx.ref("dimensionValues") if v["_dimension"] == "DEPARTMENT"]
     projects = [v for v in ctx.ref("dimensionValues") if v["_dimension"] == "PROJECT"]
     reasons = ctx.ref("customerReturnReasons")
@@ -320,7 +322,10 @@ def _headers(
         first, last = rng.choice(data.FIRST_NAMES), rng.choice(data.LAST_NAMES)
         doc_ms = ms - rng.randrange(0, 5) * DAY_MS
         doc_date = date_of_ms(doc_ms)
-        due_days = terms.get(str(party["paymentTermsId"]), 30)
+        # As the header validates its payment terms (rules/due_dates.py): credit memos are due
+        # on their date, since no seeded terms calculate payment discounts on credit memos.
+        formula = "" if "CreditMemo" in kind.header else terms.get(str(party["paymentTermsId"]))
+        due = calc_date(formula or "", dt.date.fromisoformat(doc_date[:10]))
         row: Row = {
             "id": doc_id,
             "number": number,
@@ -339,7 +344,7 @@ def _headers(
             "totalAmountIncludingTax": cents_text(incl),
             "status": status,
             "lastModifiedDateTime": format_ms(ms),
-            "dueDate": date_of_ms(doc_ms + due_days * DAY_MS),
+            "dueDate": (due or dt.date.fromisoformat(doc_date[:10])).isoformat(),
             # A draft owes its Amount Including VAT (APIV2SalesInvoices.Page.al
             # GetRemainingAmount); a posted invoice what its ledger entry still has open.
             "remainingAmount": cents_text(incl if status in {"Open", "Draft"} else 0),
