@@ -14,8 +14,8 @@ import re
 from typing import Any
 
 import pytest
+from bc_answers import DIALOG, error_of, first
 
-DIALOG = "Application_DialogException"
 # The posted series (as in CRONUS; see the first test's sources).
 POSTED_NUMBER = {"salesInvoices": r"PS-INV1030\d\d", "purchaseInvoices": r"1080\d\d"}
 
@@ -24,15 +24,6 @@ POSTED_NUMBER = {"salesInvoices": r"PS-INV1030\d\d", "purchaseInvoices": r"1080\
 def bc(start_emulator):
     """A small emulator of its own: these tests post and delete documents."""
     return start_emulator(seed=29, scale=0.1)
-
-
-def error_of(response) -> tuple[int, str, str]:
-    error = response.json()["error"]
-    return response.status_code, error["code"], error["message"].split("  CorrelationId:  ")[0]
-
-
-def first(bc, entity_set: str) -> dict[str, Any]:
-    return bc.get(bc.company_url(entity_set), params={"$top": 1}).json()["value"][0]
 
 
 def create(bc, entity_set: str, body: dict[str, Any]) -> dict[str, Any]:

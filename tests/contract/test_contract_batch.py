@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from bc_answers import first
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +29,6 @@ def batch(bc, requests: list[dict[str, Any]], **headers: str):
     return bc.request(
         "POST", f"{bc.api_root()}/$batch", json={"requests": requests}, headers=headers
     )
-
-
-def first(bc, entity_set: str) -> dict[str, Any]:
-    return bc.get(bc.company_url(entity_set), params={"$top": 1}).json()["value"][0]
 
 
 def count(bc, entity_set: str) -> int:

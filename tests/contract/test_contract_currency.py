@@ -23,8 +23,8 @@ import uuid
 from typing import Any
 
 import pytest
+from bc_answers import DIALOG, created, error_of, rows
 
-DIALOG = "Application_DialogException"
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 ID_NOT_FOUND = 'The "currencyId" does not match to a Currency.'
 CODE_NOT_FOUND = 'The "currencyCode" does not match to a Currency.'
@@ -50,22 +50,6 @@ def bc(start_emulator):
     return start_emulator(seed=11, scale=0.1)
 
 
-def error_of(response) -> tuple[int, str, str]:
-    body = response.json()
-    assert "error" in body, (response.status_code, body)
-    return (
-        response.status_code,
-        body["error"]["code"],
-        body["error"]["message"].split("  CorrelationId:  ")[0],
-    )
-
-
-def rows(bc, entity_set: str, **params: str) -> list[dict[str, Any]]:
-    response = bc.get(bc.company_url(entity_set), params=params)
-    assert response.status_code == 200, response.text
-    return response.json()["value"]
-
-
 def local_code(bc) -> str:
     return rows(bc, "generalLedgerSetup")[0]["localCurrencyCode"]
 
@@ -88,11 +72,6 @@ def minimal_body(bc, entity_set: str) -> dict[str, Any]:
 def post(bc, entity_set: str, **fields: Any):
     body = {**minimal_body(bc, entity_set), **fields}
     return bc.request("POST", bc.company_url(entity_set), json=body)
-
-
-def created(response) -> dict[str, Any]:
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def patch(bc, entity_set: str, row_id: str, **fields: Any) -> dict[str, Any]:

@@ -20,8 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
-DIALOG = "Application_DialogException"
+from bc_answers import DIALOG, created, error_of, first
 
 
 @pytest.fixture(scope="module")
@@ -30,30 +29,9 @@ def bc(start_emulator):
     return start_emulator(seed=11, scale=0.1)
 
 
-def error_of(response) -> tuple[int, str, str]:
-    body = response.json()
-    assert "error" in body, (response.status_code, body)
-    return (
-        response.status_code,
-        body["error"]["code"],
-        body["error"]["message"].split("  CorrelationId:  ")[0],
-    )
-
-
-def created(response) -> dict[str, Any]:
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 def ok(response) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def first(bc, entity_set: str, **params: str) -> dict[str, Any]:
-    rows = bc.get(bc.company_url(entity_set), params={"$top": "1", **params}).json()["value"]
-    assert rows, entity_set
-    return rows[0]
 
 
 def patch(bc, path: str, body: dict[str, Any]):

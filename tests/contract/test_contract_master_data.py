@@ -13,8 +13,8 @@ import uuid
 from typing import Any
 
 import pytest
+from bc_answers import DIALOG, created, error_of, first, rows
 
-DIALOG = "Application_DialogException"
 RELATION = "Internal_InvalidTableRelation"
 
 
@@ -22,13 +22,6 @@ RELATION = "Internal_InvalidTableRelation"
 def bc(start_emulator):
     """A small emulator of its own: these tests add and delete rows."""
     return start_emulator(seed=11, scale=0.1)
-
-
-def error_of(response) -> tuple[int, str, str]:
-    body = response.json()
-    assert "error" in body, (response.status_code, body)
-    message = body["error"]["message"].split("  CorrelationId:  ")[0]
-    return response.status_code, body["error"]["code"], message
 
 
 def post(bc, path: str, body: dict[str, Any]):
@@ -42,21 +35,6 @@ def patch(bc, entity_set: str, row_id: str, body: dict[str, Any]):
 
 def delete(bc, entity_set: str, row_id: str):
     return bc.request("DELETE", bc.company_url(f"{entity_set}({row_id})"))
-
-
-def created(response) -> dict[str, Any]:
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def rows(bc, entity_set: str, **params: str) -> list[dict[str, Any]]:
-    return bc.get(bc.company_url(entity_set), params=params).json()["value"]
-
-
-def first(bc, entity_set: str, **params: str) -> dict[str, Any]:
-    found = rows(bc, entity_set, **{"$top": "1", **params})
-    assert found, (entity_set, params)
-    return found[0]
 
 
 def guid_shown(value: str) -> str:

@@ -20,8 +20,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from bc_answers import DIALOG, error_of, first
 
-DIALOG = "Application_DialogException"
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 CANCEL_PAID = (
     "You cannot cancel this posted sales invoice because it is fully or partially paid."
@@ -44,15 +44,6 @@ NOT_AN_INVOICE = (
 def bc(start_emulator):
     """A small emulator of its own: these tests post, cancel and pay documents."""
     return start_emulator(seed=31, scale=0.1)
-
-
-def error_of(response) -> tuple[int, str, str]:
-    error = response.json()["error"]
-    return response.status_code, error["code"], error["message"].split("  CorrelationId:  ")[0]
-
-
-def first(bc, entity_set: str) -> dict[str, Any]:
-    return bc.get(bc.company_url(entity_set), params={"$top": 1}).json()["value"][0]
 
 
 def get(bc, path: str) -> dict[str, Any]:

@@ -13,27 +13,13 @@ import uuid
 from typing import Any
 
 import pytest
-
-DIALOG = "Application_DialogException"
+from bc_answers import DIALOG, created, error_of, first
 
 
 @pytest.fixture(scope="module")
 def bc(start_emulator):
     """A small emulator of its own: these tests change rows."""
     return start_emulator(seed=11, scale=0.1)
-
-
-def error_of(response) -> tuple[int, str, str]:
-    body = response.json()
-    assert "error" in body, (response.status_code, body)
-    message = body["error"]["message"].split("  CorrelationId:  ")[0]
-    return response.status_code, body["error"]["code"], message
-
-
-def first(bc, entity_set: str, **params: str) -> dict[str, Any]:
-    rows = bc.get(bc.company_url(entity_set), params={"$top": "1", **params}).json()["value"]
-    assert rows, entity_set
-    return rows[0]
 
 
 def post(bc, path: str, body: dict[str, Any], **headers: str):
@@ -44,11 +30,6 @@ def patch(bc, path: str, body: dict[str, Any], **headers: str):
     return bc.request(
         "PATCH", bc.company_url(path), json=body, headers={"If-Match": "*", **headers}
     )
-
-
-def created(response) -> dict[str, Any]:
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def new_attachment(bc, set_name: str = "attachments", **body: Any) -> dict[str, Any]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from bc_answers import DIALOG
 
 if TYPE_CHECKING:
     import requests
     from conftest import RunningEmulator
 
-DIALOG = "Application_DialogException"
 LINES = "You must specify an Id or a Document Id to get the lines."
 LINES_CREDIT_MEMO = "You must specify an id or a Document Id to get the lines."
 JOURNAL = "You must specify a journal batch ID or a journal ID to get a journal line."

@@ -16,10 +16,10 @@ import uuid
 from typing import Any
 
 import pytest
+from bc_answers import DIALOG, created, error_of, first, rows
 from businesscentral_emulator.odata.edmx import standard_api
 from tests_support import BC_API_FIXTURES
 
-DIALOG = "Application_DialogException"
 NOT_ALLOWED = "BadRequest_MethodNotAllowed"
 SAME_KEY = "Internal_EntityWithSameKeyExists"
 
@@ -28,13 +28,6 @@ SAME_KEY = "Internal_EntityWithSameKeyExists"
 def bc(start_emulator):
     """A small emulator of its own: these tests change rows."""
     return start_emulator(seed=31, scale=0.1)
-
-
-def error_of(response) -> tuple[int, str, str]:
-    body = response.json()
-    assert "error" in body, (response.status_code, body)
-    message = body["error"]["message"].split("  CorrelationId:  ")[0]
-    return response.status_code, body["error"]["code"], message
 
 
 def url(bc, path: str) -> str:
@@ -47,23 +40,6 @@ def post(bc, entity_set: str, body: dict[str, Any]):
 
 def patch(bc, path: str, body: dict[str, Any]):
     return bc.request("PATCH", url(bc, path), json=body, headers={"If-Match": "*"})
-
-
-def rows(bc, entity_set: str, **params: str) -> list[dict[str, Any]]:
-    response = bc.get(url(bc, entity_set), params=params)
-    assert response.status_code == 200, response.text
-    return response.json()["value"]
-
-
-def first(bc, entity_set: str, **params: str) -> dict[str, Any]:
-    found = rows(bc, entity_set, **{"$top": "1", **params})
-    assert found, (entity_set, params)
-    return found[0]
-
-
-def created(response) -> dict[str, Any]:
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def not_allowed(method: str, entity_set: str, kind: str) -> str:

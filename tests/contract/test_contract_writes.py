@@ -14,24 +14,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from bc_answers import DIALOG, created, error_of, first
 from businesscentral_emulator.odata.edmx import standard_api
 from businesscentral_emulator.rules import validation
 from target_businesscentral import entities
-
-DIALOG = "Application_DialogException"
 
 
 @pytest.fixture(scope="module")
 def bc(start_emulator):
     """A small emulator of its own: these tests change rows."""
     return start_emulator(seed=7, scale=0.1)
-
-
-def error_of(response) -> tuple[int, str, str]:
-    body = response.json()
-    assert "error" in body, (response.status_code, body)
-    message = body["error"]["message"].split("  CorrelationId:  ")[0]
-    return response.status_code, body["error"]["code"], message
 
 
 def post(bc, entity_set: str, body: dict[str, Any]):
@@ -41,17 +33,6 @@ def post(bc, entity_set: str, body: dict[str, Any]):
 def patch(bc, entity_set: str, row_id: str, body: dict[str, Any]):
     url = bc.company_url(f"{entity_set}({row_id})")
     return bc.request("PATCH", url, json=body, headers={"If-Match": "*"})
-
-
-def created(response) -> dict[str, Any]:
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def first(bc, entity_set: str, **params: str) -> dict[str, Any]:
-    rows = bc.get(bc.company_url(entity_set), params={"$top": "1", **params}).json()["value"]
-    assert rows, entity_set
-    return rows[0]
 
 
 def customer_with_address(bc) -> dict[str, Any]:
