@@ -171,6 +171,28 @@ def test_posting_a_credit_memo_without_lines_is_refused(bc):
     assert bc.get(bc.company_url(f"salesCreditMemos({memo['id']})")).json()["status"] == "Draft"
 
 
+@pytest.mark.parametrize("entity_set", ["salesInvoices", "purchaseInvoices"])
+def test_posting_an_invoice_without_lines_is_nothing_to_post(bc, entity_set):
+    """An invoice without lines is refused by the posting codeunit, in Document Errors Mgt.'s words.
+
+    Sources: StefanMaron/MSDyn365BC.Code.History BaseApp codeunit 9070 "Document Errors Mgt."
+    (namespaced version, search index id 1073916541): NothingToPostErr 'There is nothing to post
+    because the document does not contain a quantity or amount.'; Microsoft's test codeunit
+    134386 "ERM Sales Documents II" (index id 1256349) ErrorDialogOnSalesOrder: posting a header
+    without lines fails with DocumentErrorsMgt.GetNothingToPostErrorMsg().
+    """
+    if entity_set == "salesInvoices":
+        document = sales_document(bc, entity_set, "salesInvoiceLines", count=0)
+    else:
+        vendor = first(bc, "vendors")
+        document = create(bc, entity_set, {"vendorNumber": vendor["number"]})
+    assert error_of(act(bc, entity_set, document["id"], "post")) == (
+        400,
+        DIALOG,
+        "There is nothing to post because the document does not contain a quantity or amount.",
+    )
+
+
 def test_deleting_a_draft_invoice_deletes_its_lines(bc):
     """DELETE of a draft answers 204 and takes the document's lines with it.
 

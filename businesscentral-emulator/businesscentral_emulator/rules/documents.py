@@ -236,7 +236,9 @@ def no_lines_error(set_name: str) -> BusinessCentralError:
     """Posting a document without lines.
 
     salesCreditMemos: NoLineErr of APIV2SalesCreditMemos.Page.al @406aa00d (PostCreditMemo).
-    Other documents: BaseApp's posting refusal `There is nothing to post.` (not re-read).
+    Other documents: Sales-Post / Purch.-Post refuse with Document Errors Mgt.'s NothingToPostErr
+    (codeunit 9070, search index id 1073916541); Microsoft's test codeunit 134386 "ERM Sales
+    Documents II" ErrorDialogOnSalesOrder asserts that label for a header without lines.
     """
     if set_name == "salesCreditMemos":
         return BusinessCentralError(
@@ -244,7 +246,7 @@ def no_lines_error(set_name: str) -> BusinessCentralError:
             "Application_DialogException",
             "Please add at least one line item to the credit memo.",
         )
-    return nothing_to_post()
+    return BusinessCentralError(400, "Application_DialogException", NOTHING_TO_POST_DOCUMENT)
 
 
 def posted_number(store: Store, api: ApiModel, set_name: str, company: str | None) -> str | None:
@@ -617,8 +619,13 @@ def write_gl_entries(  # noqa: PLR0913
         )
 
 
+NOTHING_TO_POST_DOCUMENT = (
+    "There is nothing to post because the document does not contain a quantity or amount."
+)
+
+
 def nothing_to_post() -> BusinessCentralError:
-    """BC's classic refusal to post an empty document or journal."""
+    """Posting a journal without lines: BC's classic label (Gen. Jnl.-Post not read; unconfirmed)."""
     return BusinessCentralError(400, "Application_DialogException", "There is nothing to post.")
 
 
