@@ -625,7 +625,7 @@ NOTHING_TO_POST_DOCUMENT = (
 
 
 def nothing_to_post() -> BusinessCentralError:
-    """Posting a journal without lines: BC's classic label (Gen. Jnl.-Post not read; unconfirmed)."""
+    """Posting a journal without lines: BC's classic label (Gen. Jnl.-Post not read)."""
     return BusinessCentralError(400, "Application_DialogException", "There is nothing to post.")
 
 
