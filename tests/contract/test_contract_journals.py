@@ -393,3 +393,26 @@ def test_time_entry_employee_and_date_are_fixed(bc):
     same = patch(bc, path, {"employeeId": employee["id"], "date": "2024-03-07", "quantity": 6})
     assert same.status_code == 200, same.text
     assert float(same.json()["quantity"]) == 6
+
+
+def test_journal_lines_and_time_entries_delete_plainly(bc):
+    """DELETE of a journal line or a time entry: 204, and the row is gone.
+
+    Sources: LINES (no OnDeleteRecord: the platform deletes the Gen. Journal Line); TIME
+    OnDeleteRecord → BUFFER PropagateDelete (`TimeSheetDetail.Delete(true)`).
+    """
+    journal = journal_without_balancing_account(bc)
+    line = created(post(bc, f"journals({journal['id']})/journalLines", {"amount": 9}))
+    employee, _ = two_employees(bc)
+    entry = created(
+        post(
+            bc,
+            f"employees({employee['id']})/timeRegistrationEntries",
+            {"date": "2024-03-11", "quantity": 1},
+        )
+    )
+    for path in (f"journalLines({line['id']})", f"timeRegistrationEntries({entry['id']})"):
+        url = bc.company_url(path)
+        response = bc.request("DELETE", url, headers={"If-Match": "*"})
+        assert response.status_code == 204, response.text
+        assert bc.get(url).status_code == 404
