@@ -19,6 +19,7 @@ Every AL `Error()` answers 400 `Application_DialogException` with the label word
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -256,6 +257,45 @@ def test_journal_line_takes_the_journals_balancing_account(bc):
     )
     own = created(post(bc, url, {"amount": 1, "balancingAccountId": other["id"]}))
     assert own["balancingAccountNumber"] == other["number"]
+
+
+def test_a_new_journal_line_continues_the_last_lines_document(bc):
+    """No documentNumber/postingDate sent: the last line's, the number incremented when balanced.
+
+    Sources: LIBRARY InitializeLine (GetCopyValuesFromLine: the last line of the batch;
+    SetUpNewLine; AlterDocNoBasedOnExternalDocNo: a copied line with another External Document
+    No. → the next number); Gen. Journal Line SetUpNewLine (older version, index id 32058058102:
+    `"Posting Date" := LastGenJnlLine."Posting Date"`, `"Document No." := LastGenJnlLine."Document
+    No."`, IncStr when BottomLine and the lines before the last one balance) and UpdateLineBalance
+    (a line with an account and a balancing account has Balance (LCY) 0); GenJnlManagement
+    CalcBalance (index id 51807002572); GRAPH SetJournalLineValues (a sent posting date and a
+    non-blank sent document number win). Simplified: EmptyLine as "no account and no amount".
+    """
+    journal = created(post(bc, "journals", {"code": "DOCNOS", "displayName": "Document numbers"}))
+    url = f"journals({journal['id']})/journalLines"
+    account, bank = rows(bc, "accounts", **{"$filter": "accountType eq 'Posting'", "$top": "2"})
+    body = {"accountId": account["id"], "balancingAccountId": bank["id"], "amount": 12}
+    empty = created(post(bc, url, body))  # an empty batch: the work date, no series modelled
+    assert empty["postingDate"] == datetime.now(tz=UTC).date().isoformat()
+    first = created(
+        post(bc, url, {**body, "documentNumber": "T00009", "postingDate": "2024-05-02"})
+    )
+    assert (first["documentNumber"], first["postingDate"]) == ("T00009", "2024-05-02")
+    # every line of the batch has a balancing account, so the batch is in balance: next number
+    second = created(post(bc, url, body))
+    assert (second["documentNumber"], second["postingDate"]) == ("T00010", "2024-05-02")
+    # a line without balancing account: the lines before the next one's copy are unbalanced
+    no_balance = {**body, "balancingAccountId": "00000000-0000-0000-0000-000000000000"}
+    assert created(post(bc, url, no_balance))["documentNumber"] == "T00011"
+    after = created(post(bc, url, {**body, "externalDocumentNumber": "EXT-1"}))
+    assert after["documentNumber"] == "T00012"  # the lines before the last one still balance
+    kept = created(post(bc, url, {**body, "externalDocumentNumber": "EXT-1"}))
+    assert kept["documentNumber"] == "T00012"  # unbalanced before the last: the same number
+    # the copied line has another external document number: the next number
+    other = created(post(bc, url, {**body, "externalDocumentNumber": "EXT-2"}))
+    assert other["documentNumber"] == "T00013"
+    sent = created(post(bc, url, {**body, "documentNumber": "MINE-1", "postingDate": "2024-06-01"}))
+    assert (sent["documentNumber"], sent["postingDate"]) == ("MINE-1", "2024-06-01")
 
 
 # -- timeRegistrationEntries ---------------------------------------------------------------------

@@ -31,6 +31,8 @@ previous line) is not modelled: the batch's series is not in the v2.0 entity.
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from businesscentral_emulator.odata.errors import BusinessCentralError
@@ -53,6 +55,17 @@ ACCOUNT_ID_UNKNOWN = 'The "accountId" does not match to an Account.'
 ACCOUNT_NUMBER_UNKNOWN = 'The "accountNumber" does not match to an Account.'
 ACCOUNT_MISMATCH = "The account values do not match to a specific Account."
 BALANCING_ID_UNKNOWN = 'The "balancingAccountId" does not match to an Account.'
+_NEIGHBOUR_FIELDS = (
+    "lineNumber",
+    "documentNumber",
+    "externalDocumentNumber",
+    "postingDate",
+    "amount",
+    "accountNumber",
+    "balancingAccountNumber",
+)
+_NO_DATE = "0001-01-01"
+_LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
 
 def _given(value: Any) -> bool:  # noqa: ANN401 - a stored value
@@ -81,6 +94,7 @@ def on_insert(
     if not _given(row.get("journalId")):
         raise dialog(NO_JOURNAL)
     journal = find_row(store, api, "journals", company, ("id", row["journalId"]))
+    _set_up_new_line(store, api, row, changed)
     if row.get("lineNumber") in (None, 0):
         row["lineNumber"] = docs.next_sequence(
             store, api, SET, "journalId", str(row["journalId"]), "lineNumber"
@@ -106,6 +120,66 @@ def on_update(
     if "lineNumber" in changed and row.get("lineNumber") != old.get("lineNumber"):
         journal = find_row(store, api, "journals", company, ("id", row.get("journalId") or ""))
         _check_free_number(store, api, row, journal, old.get("_rowid"))
+
+
+def _set_up_new_line(store: Store, api: ApiModel, row: dict[str, Any], changed: set[str]) -> None:
+    """InitializeLine's SetUpNewLine: document number and posting date from a neighbour line.
+
+    The line copied is the batch's next line after a sent line number, else its last line
+    (BottomLine). A bottom line's document number is incremented when the lines before the last
+    one are in balance and the last line is not empty; AlterDocNoBasedOnExternalDocNo increments
+    it when the copied line has another external document number. A non-blank sent document
+    number and a sent posting date win (SetJournalLineValues). An empty batch: the work date
+    (today here) and no document number (the batch's No. Series is not modelled).
+    """
+    lines = [
+        dict(zip(_NEIGHBOUR_FIELDS, found, strict=True))
+        for found in store.fetch(
+            f"SELECT {', '.join(quote(n) for n in _NEIGHBOUR_FIELDS)}"
+            f' FROM {table_name(api.route, SET)} WHERE _company IS ? AND "journalId" = ?'
+            ' ORDER BY "lineNumber"',
+            (row.get("_company"), row.get("journalId")),
+        )
+    ]
+    sent_line = int(row.get("lineNumber") or 0)
+    after = [line for line in lines if sent_line and line["lineNumber"] > sent_line]
+    copy = after[0] if after else (lines[-1] if lines else None)
+    posting_date, document = docs.now_stored()[:10], ""
+    if copy is not None:
+        posting_date, document = str(copy["postingDate"] or ""), str(copy["documentNumber"] or "")
+        before = [line for line in lines if line["lineNumber"] < copy["lineNumber"]]
+        if not after and sum(map(_balance, before)) == 0 and not _empty(copy):
+            document = increment(document)
+        if document == copy["documentNumber"] and (copy["externalDocumentNumber"] or "") != (
+            row.get("externalDocumentNumber") or ""
+        ):
+            document = increment(document)
+    if not row.get("documentNumber"):
+        row["documentNumber"] = document
+    if "postingDate" not in changed or row.get("postingDate") in (None, "", _NO_DATE):
+        row["postingDate"] = posting_date
+
+
+def _balance(line: dict[str, Any]) -> Decimal:
+    """Gen. Journal Line UpdateLineBalance: "Balance (LCY)" (amounts taken to be in LCY)."""
+    amount = docs.money(line.get("amount"))
+    if line.get("accountNumber") and line.get("balancingAccountNumber"):
+        return Decimal(0)
+    return -amount if line.get("balancingAccountNumber") else amount
+
+
+def _empty(line: dict[str, Any]) -> bool:
+    """EmptyLine, simplified: no account and no amount."""
+    return not line.get("accountNumber") and docs.money(line.get("amount")) == 0
+
+
+def increment(text: str) -> str:
+    """AL IncStr: the last number in the text plus one, its width kept; no number: blank."""
+    match = _LAST_NUMBER.search(text)
+    if match is None:
+        return ""
+    digits = match.group(1)
+    return text[: match.start(1)] + str(int(digits) + 1).zfill(len(digits)) + text[match.end(1) :]
 
 
 def _bank_account(
