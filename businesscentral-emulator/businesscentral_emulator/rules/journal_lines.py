@@ -24,9 +24,11 @@ The rules, in the order BC runs them:
   batch with that number is the platform's duplicate key.
 
 Simplified: the batch's "Bal. Account Type" is not in the v2.0 `journals` entity; it is taken to
-be G/L Account (the journals page looks its balancing account up among G/L accounts). The
-Document No. a blank `documentNumber` gets (SetUpNewLine, from the batch's No. Series or the
-previous line) is not modelled: the batch's series is not in the v2.0 entity.
+be G/L Account (the journals page looks its balancing account up among G/L accounts).
+InitializeLine's SetUpNewLine (document number and posting date from the neighbour line) follows
+an older version of table 81 (index id 32058058102) and GenJnlManagement.CalcBalance (index id
+51807002572): the current SetUpNewLine was not found in the parts of GenJournalLine.Table.al read.
+The batch's No. Series is not in the v2.0 entity, so the first line of a batch gets no number.
 """
 
 from __future__ import annotations
