@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from bc_answers import DIALOG, created, error_of, rows
 
-DIALOG = "Application_DialogException"
 GL = "G_x002F_L_x0020_Account"
 BANK = "Bank_x0020_Account"
 
@@ -35,30 +35,12 @@ def bc(start_emulator):
     return start_emulator(seed=7, scale=0.1)
 
 
-def error_of(response) -> tuple[int, str, str]:
-    body = response.json()
-    assert "error" in body, (response.status_code, body)
-    message = body["error"]["message"].split("  CorrelationId:  ")[0]
-    return response.status_code, body["error"]["code"], message
-
-
 def post(bc, path: str, body: dict[str, Any]):
     return bc.request("POST", bc.company_url(path), json=body)
 
 
 def patch(bc, path: str, body: dict[str, Any]):
     return bc.request("PATCH", bc.company_url(path), json=body, headers={"If-Match": "*"})
-
-
-def created(response) -> dict[str, Any]:
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def rows(bc, path: str, **params: str) -> list[dict[str, Any]]:
-    response = bc.get(bc.company_url(path), params=params)
-    assert response.status_code == 200, response.text
-    return response.json()["value"]
 
 
 def journal_with_balancing_account(bc) -> dict[str, Any]:
