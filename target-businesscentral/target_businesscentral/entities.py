@@ -246,9 +246,14 @@ def _default_natural_key(entity_set: EntitySet, lines_of: LinesOf | None) -> tup
 
 
 def _lines_of(model: ServiceModel, set_name: str) -> LinesOf | None:
-    """The one header set with a change date whose collection navigation of this name holds it."""
+    """The one header set with a change date whose collection navigation of this name holds it.
+
+    Document lines have no change date of their own; journal lines do, but BC refuses one
+    without its journal (`You must specify a journal batch ID or a journal ID to get a journal
+    line.`), so they too follow their header's copy (PARENT_FIELDS).
+    """
     entity_set = model.entity_sets.get(set_name)
-    if entity_set is None or entity_set.change_date is not None:
+    if entity_set is None or (entity_set.change_date is not None and set_name not in PARENT_FIELDS):
         return None
     parent_field = PARENT_FIELDS.get(set_name, "documentId")
     if parent_field not in entity_set.properties:

@@ -23,12 +23,14 @@ from businesscentral_emulator.rules import (
     discounts,
     due_dates,
     job_queue,
+    journal_lines,
     line_pricing,
     master_data,
     payments,
     posting_dates,
     record_sets,
     subscriptions,
+    time_registration,
 )
 from businesscentral_emulator.rules import documents as docs
 from businesscentral_emulator.rules.currency import take_currency
@@ -298,6 +300,7 @@ class Writer:
         changed = set(values)
         with transaction(self.store):
             payments.check_journal_link(target, values)
+            time_registration.before_insert(self.store, target, values, changed)
             self._link_parent(target, values, changed)
             record_sets.before_insert(self.store, target, values, changed)
             new_id = self._insert_row(target.api, entity_set, target.company, values, changed)
@@ -350,13 +353,8 @@ class Writer:
         header_set = docs.HEADER_OF_LINES.get(name)
         if header_set is not None:
             self._prepare_line(api, entity_set, row)
-        if name == "journalLines" and row.get("journalId"):
-            row.setdefault(
-                "lineNumber",
-                docs.next_sequence(
-                    self.store, api, name, "journalId", row["journalId"], "lineNumber"
-                ),
-            )
+        if journal_lines.applies(api, name):
+            journal_lines.on_insert(self.store, api, company, row, changed)
         check_required(api, entity_set, row)
         _computed(api, entity_set, row)
         code_tables.on_insert(page_name(api, entity_set), row, changed)
@@ -436,6 +434,7 @@ class Writer:
             values, _ = convert_body(api, entity_set, body, insert=False)
             check_update(api, entity_set, row, values)
             record_sets.before_update(self.store, api, name, row, values)
+            time_registration.before_update(self.store, api, name, row, values)
             merged = {**row, **values}
             # A reference repeated unchanged is not looked up again (nothing is re-derived).
             sent = {k for k in values if k not in _REFERENCE_FIELDS or values[k] != row.get(k)}
@@ -448,6 +447,8 @@ class Writer:
             payments.derive_payment(
                 self.store, api, name, row["_company"], merged, sent, insert=False
             )
+            if journal_lines.applies(api, name):
+                journal_lines.on_update(self.store, api, row, merged, sent)
             if name in docs.HEADER_OF_LINES:
                 merged.update(docs.line_amounts(merged))
             _computed(api, entity_set, merged)
