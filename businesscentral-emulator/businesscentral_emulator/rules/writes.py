@@ -21,10 +21,8 @@ from businesscentral_emulator.rules import (
     code_tables,
     corrections,
     discounts,
-    due_dates,
     job_queue,
     journal_lines,
-    line_pricing,
     master_data,
     payments,
     posting_dates,
@@ -33,8 +31,7 @@ from businesscentral_emulator.rules import (
     time_registration,
 )
 from businesscentral_emulator.rules import documents as docs
-from businesscentral_emulator.rules.currency import take_currency
-from businesscentral_emulator.rules.references import resolve_references
+from businesscentral_emulator.rules.field_rules import validate_and_derive
 from businesscentral_emulator.rules.validation import (
     EMPTY_GUID,
     check_required,
@@ -343,13 +340,7 @@ class Writer:
         props = entity_set.entity_type.properties
         row = dict(values)
         row["_company"] = company
-        resolve_references(self.store, api, name, company, row, changed)
-        take_currency(self.store, api, name, company, row, changed)
-        master_data.apply(self.store, api, name, company, row, changed)
-        due_dates.derive(self.store, api, name, row, changed, inserting=True)
-        docs.derive_line(self.store, api, name, company, row, changed)
-        line_pricing.apply(self.store, api, name, row, changed, None)
-        payments.derive_payment(self.store, api, name, company, row, changed, insert=True)
+        validate_and_derive(self.store, api, name, company, row, changed, None)
         header_set = docs.HEADER_OF_LINES.get(name)
         if header_set is not None:
             self._prepare_line(api, entity_set, row)
@@ -438,15 +429,7 @@ class Writer:
             merged = {**row, **values}
             # A reference repeated unchanged is not looked up again (nothing is re-derived).
             sent = {k for k in values if k not in _REFERENCE_FIELDS or values[k] != row.get(k)}
-            resolve_references(self.store, api, name, row["_company"], merged, sent)
-            take_currency(self.store, api, name, row["_company"], merged, sent)
-            master_data.apply(self.store, api, name, row["_company"], merged, sent, old=row)
-            due_dates.derive(self.store, api, name, merged, sent, inserting=False)
-            docs.derive_line(self.store, api, name, row["_company"], merged, sent)
-            line_pricing.apply(self.store, api, name, merged, sent, row)
-            payments.derive_payment(
-                self.store, api, name, row["_company"], merged, sent, insert=False
-            )
+            validate_and_derive(self.store, api, name, row["_company"], merged, sent, row)
             if journal_lines.applies(api, name):
                 journal_lines.on_update(self.store, api, row, merged, sent)
             if name in docs.HEADER_OF_LINES:
