@@ -145,6 +145,9 @@ def _atomic_stretch(store: Store, run: _Run) -> None:
 # cancel and cancelAndSend post a corrective document through Sales-Post, which commits as above
 # (codeunits "Correct Posted Sales Invoice" CancelPostedInvoice -> CreateCreditMemo, and "Cancel
 # Posted Sales Cr. Memo"; read for FIDELITY.md section 3).
+# purchaseCreditMemos.cancel runs codeunit 1402 "Cancel Posted Purch. Cr. Memo", whose OnRun posts
+# the cancelling invoice through Purch.-Post and ends with Commit() (BaseApp/Source/Base
+# Application/Purchases/History/CancelPostedPurchCrMemo.Codeunit.al @9d4008cf).
 # Journal posting and makeOrder (Sales-Quote to Order has no final Commit) are left out.
 _COMMITTING_ACTIONS = frozenset(
     {
@@ -162,6 +165,7 @@ _COMMITTING_ACTIONS = frozenset(
             for name in ("salesInvoices", "salesCreditMemos")
             for action in ("cancel", "cancelAndSend")
         ),
+        ("purchaseCreditMemos", "cancel"),
     }
 )
 

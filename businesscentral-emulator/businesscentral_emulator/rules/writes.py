@@ -26,7 +26,9 @@ from businesscentral_emulator.rules import (
     master_data,
     payments,
     posting_dates,
+    purchase_corrections,
     record_sets,
+    sending,
     subscriptions,
     time_registration,
 )
@@ -535,11 +537,23 @@ class Writer:
                 corrections.check_corrective_credit_memo(row)
                 self._credit_memo_from(target, row)
             else:
-                raise BusinessCentralError(
-                    501,
-                    "BadRequest_MethodNotImplemented",
-                    f"The action 'Microsoft.NAV.{action}' is not implemented by the emulator.",
-                )
+                self._send_or_cancel_purchase(target, row)
+
+    def _send_or_cancel_purchase(self, target: Target, row: dict[str, Any]) -> None:
+        """`send` (rules/sending.py), purchaseCreditMemos `cancel`; other actions: 501."""
+        action, name = target.action or "", target.entity_set.name
+        if (name, action) == purchase_corrections.CANCEL:
+            allowed = self._allowed(target.api, row)
+            purchase_corrections.check_cancel(self.store, target.api, row, posting_allowed=allowed)
+            self._cancel_purchase_credit_memo(target, row)
+        elif action == sending.SEND and name in sending.SENDING_SETS:
+            sending.check_send(self.store, target.api, name, row)
+        else:
+            raise BusinessCentralError(
+                501,
+                "BadRequest_MethodNotImplemented",
+                f"The action 'Microsoft.NAV.{action}' is not implemented by the emulator.",
+            )
 
     def _post_document(self, target: Target, row: dict[str, Any]) -> None:
         api, name = target.api, target.entity_set.name
@@ -596,6 +610,19 @@ class Writer:
         self._post_copy(
             api, company, corrections.INVOICES, invoice_id, corrections.corrective_invoice()
         )
+        self._update_columns(
+            api, target.entity_set, "_rowid = ?", [memo["_rowid"]], {"status": corrections.CANCELED}
+        )
+
+    def _cancel_purchase_credit_memo(self, target: Target, memo: dict[str, Any]) -> None:
+        """Cancel a corrective purchase credit memo: a posted Corrective invoice; it Canceled."""
+        api, company = target.api, memo["_company"]
+        invoices = purchase_corrections.INTO[1]
+        number = docs.posted_number(self.store, api, invoices, company) or ""
+        invoice_id = self._copy_document(
+            target, memo, purchase_corrections.INTO, purchase_corrections.cancelling_invoice(number)
+        )
+        self._post_copy(api, company, invoices, invoice_id, {"status": corrections.CORRECTIVE})
         self._update_columns(
             api, target.entity_set, "_rowid = ?", [memo["_rowid"]], {"status": corrections.CANCELED}
         )
