@@ -171,26 +171,32 @@ def test_posting_a_credit_memo_without_lines_is_refused(bc):
     assert bc.get(bc.company_url(f"salesCreditMemos({memo['id']})")).json()["status"] == "Draft"
 
 
-@pytest.mark.parametrize("entity_set", ["salesInvoices", "purchaseInvoices"])
-def test_posting_an_invoice_without_lines_is_nothing_to_post(bc, entity_set):
-    """An invoice without lines is refused by the posting codeunit, in Document Errors Mgt.'s words.
+@pytest.mark.parametrize(
+    ("entity_set", "message"),
+    [
+        ("salesInvoices", "Please add at least one line item to the invoice."),
+        (
+            "purchaseInvoices",
+            "There is nothing to post because the document does not contain a quantity or amount.",
+        ),
+    ],
+)
+def test_posting_an_invoice_without_lines_is_refused(bc, entity_set, message):
+    """An invoice without lines: the page's own check where it has one, else the posting codeunit's.
 
-    Sources: StefanMaron/MSDyn365BC.Code.History BaseApp codeunit 9070 "Document Errors Mgt."
-    (namespaced version, search index id 1073916541): NothingToPostErr 'There is nothing to post
-    because the document does not contain a quantity or amount.'; Microsoft's test codeunit
-    134386 "ERM Sales Documents II" (index id 1256349) ErrorDialogOnSalesOrder: posting a header
-    without lines fails with DocumentErrorsMgt.GetNothingToPostErrorMsg().
+    Sources (StefanMaron/MSDyn365BC.Code.History): APIV2SalesInvoices.Page.al (newest stored
+    version, search index id 1475919947) PostInvoice -> APIV2SendSalesDocument.
+    CheckDocumentIfNoItemsExists (ThereIsNothingToSellInvoiceErr); APIV2PurchaseInvoices.Page.al
+    @114421e2 PostInvoice has no check of its own, so Purch.-Post refuses with BaseApp codeunit
+    9070 "Document Errors Mgt." NothingToPostErr (index id 1073916541), the label Microsoft's test
+    codeunit 134386 "ERM Sales Documents II" (ErrorDialogOnSalesOrder) asserts for Sales-Post.
     """
     if entity_set == "salesInvoices":
         document = sales_document(bc, entity_set, "salesInvoiceLines", count=0)
     else:
         vendor = first(bc, "vendors")
         document = create(bc, entity_set, {"vendorNumber": vendor["number"]})
-    assert error_of(act(bc, entity_set, document["id"], "post")) == (
-        400,
-        DIALOG,
-        "There is nothing to post because the document does not contain a quantity or amount.",
-    )
+    assert error_of(act(bc, entity_set, document["id"], "post")) == (400, DIALOG, message)
 
 
 def test_deleting_a_draft_invoice_deletes_its_lines(bc):

@@ -325,7 +325,7 @@ def test_posting_an_empty_invoice_is_refused(bc):
     assert error_of(bc.request("POST", url)) == (
         400,
         "Application_DialogException",
-        "There is nothing to post because the document does not contain a quantity or amount.",
+        "Please add at least one line item to the invoice.",
     )
 
 

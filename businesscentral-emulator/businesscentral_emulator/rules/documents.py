@@ -232,21 +232,26 @@ def copied_fields(
     return values, filled
 
 
+_NO_LINES = {
+    "salesCreditMemos": "Please add at least one line item to the credit memo.",
+    "salesInvoices": "Please add at least one line item to the invoice.",
+}
+
+
 def no_lines_error(set_name: str) -> BusinessCentralError:
-    """Posting a document without lines.
+    """Posting a document without lines: the page's own check where it has one, else the poster's.
 
     salesCreditMemos: NoLineErr of APIV2SalesCreditMemos.Page.al @406aa00d (PostCreditMemo).
-    Other documents: Sales-Post / Purch.-Post refuse with Document Errors Mgt.'s NothingToPostErr
-    (codeunit 9070, search index id 1073916541); Microsoft's test codeunit 134386 "ERM Sales
-    Documents II" ErrorDialogOnSalesOrder asserts that label for a header without lines.
+    salesInvoices: PostInvoice runs APIV2SendSalesDocument.CheckDocumentIfNoItemsExists first
+    (APIV2SalesInvoices.Page.al, newest stored version, search index id 1475919947), whose label
+    ThereIsNothingToSellInvoiceErr is `Please add at least one line item to the invoice.`.
+    Others (purchaseInvoices: APIV2PurchaseInvoices.Page.al @114421e2 PostInvoice has no check of
+    its own): Sales-Post / Purch.-Post refuse with Document Errors Mgt.'s NothingToPostErr (codeunit
+    9070, index id 1073916541); Microsoft's test codeunit 134386 "ERM Sales Documents II"
+    ErrorDialogOnSalesOrder asserts that label for a header without lines.
     """
-    if set_name == "salesCreditMemos":
-        return BusinessCentralError(
-            400,
-            "Application_DialogException",
-            "Please add at least one line item to the credit memo.",
-        )
-    return BusinessCentralError(400, "Application_DialogException", NOTHING_TO_POST_DOCUMENT)
+    message = _NO_LINES.get(set_name, NOTHING_TO_POST_DOCUMENT)
+    return BusinessCentralError(400, "Application_DialogException", message)
 
 
 def posted_number(store: Store, api: ApiModel, set_name: str, company: str | None) -> str | None:
