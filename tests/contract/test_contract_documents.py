@@ -357,3 +357,24 @@ def test_a_posted_purchase_credit_memo_and_its_lines_cannot_be_modified(bc):
     draft = created(bc.request("POST", bc.company_url("purchaseCreditMemos"), json=vendor))
     ok(patch(bc, f"purchaseCreditMemos({draft['id']})", {"vendorCreditMemoNumber": "X"}))
     created(bc.request("POST", url.replace(posted["id"], draft["id"]), json=line))
+
+
+def test_lines_of_one_item_on_one_document_take_one_tax_rate(bc):
+    """A line's tax rate is derived, never sent, and equal for equal posting groups.
+
+    BC: taxPercent is read-only on the line pages (P/APIV2SalesInvoiceLines.Page.al @1701efe5,
+    Editable = false) and Sales Line's "VAT %" comes from the VAT Posting Setup of the header's
+    business group and the item's product group (BaseApp Sales Line, VAT Prod. Posting Group
+    OnValidate), so two lines of the same item on one document carry the same rate. The emulator
+    (simplified) gives a new line the rate of the document's first line.
+    """
+    customer = first(bc, "customers", **{"$filter": "taxLiable eq true"})
+    item = first(bc, "items")
+    header = draft_with_lines(
+        bc,
+        "salesInvoices",
+        {"customerId": customer["id"]},
+        [_item_line(item, 1, 10), _item_line(item, 2, 10)],
+    )
+    rates = {line["taxPercent"] for line in lines_of(bc, "salesInvoices", header["id"])}
+    assert len(rates) == 1, rates

@@ -447,3 +447,23 @@ def test_posting_and_cancelling_stay_inside_the_allowed_posting_dates(bc):
             },
         )
     assert act(bc, "salesInvoices", invoice["id"], "cancel").status_code == 204
+
+
+def test_a_payments_journal_cannot_be_changed(bc):
+    """A payment's journalId may not move it to another journal.
+
+    Source: StefanMaron/MSDyn365BC.Code.History P/APIV2CustomerPayments.Page.al @6098c9c0 and
+    P/APIV2VendorPayments.Page.al @05d57db6: the journalId field's OnValidate,
+    `The Journal Id cannot be changed.` when xRec's journal differs.
+    """
+    journals = bc.get(bc.company_url("customerPaymentJournals"), params={"$top": 2}).json()["value"]
+    url = f"customerPaymentJournals({journals[0]['id']})/customerPayments"
+    customer = first(bc, "customers")
+    payment = create(bc, url, {"customerNumber": customer["number"], "amount": -1})
+    moved = bc.request(
+        "PATCH",
+        bc.company_url(f"customerPayments({payment['id']})"),
+        json={"journalId": journals[1]["id"]},
+        headers={"If-Match": "*"},
+    )
+    assert error_of(moved) == (400, DIALOG, "The Journal Id cannot be changed.")

@@ -249,3 +249,64 @@ def test_a_purchase_credit_memo_cancel_inside_an_atomic_batch_commits(bc):
     assert [(a["id"], a["status"]) for a in answers] == [("cancel", 204), ("bad", 400)]
     read = bc.get(bc.company_url(f"purchaseCreditMemos({memo['id']})")).json()
     assert read["status"] == "Canceled"
+
+
+def read(bc, entity_set: str, key: str) -> dict[str, Any]:
+    return bc.get(bc.company_url(f"{entity_set}({key})")).json()
+
+
+@pytest.mark.parametrize("entity_set", ["salesInvoices", "salesCreditMemos"])
+def test_post_and_send_posts_then_is_refused_by_the_send(bc, entity_set):
+    """PostAndSend posts and commits, then its send needs an e-mail account BC does not have.
+
+    Sources (StefanMaron/MSDyn365BC.Code.History): APIV2SalesInvoices.Page.al (newest stored,
+    index id 1475919947) PostAndSend: PostInvoice; Commit(); SendPostedInvoice ->
+    O365SetupEmail.CheckMailSetup (MailNotConfiguredErr, codeunit 2135, index id 9812467483);
+    APIV2SalesCreditMemos.Page.al @406aa00d PostAndSend alike. The answer is the send's
+    refusal while the document stays posted.
+    """
+    document = draft(bc, entity_set)
+    assert error_of(act(bc, entity_set, document["id"], "postAndSend")) == (400, DIALOG, MAIL)
+    assert read(bc, entity_set, document["id"])["status"] == "Open"
+
+
+def test_cancel_and_send_cancels_then_is_refused_by_the_send(bc):
+    """CancelAndSend of an invoice cancels it (the corrective credit memo is posted, and posting
+    commits), then SendCanceledInvoice's CheckMailSetup refuses.
+
+    Sources: APIV2SalesInvoices.Page.al (index id 1475919947) CancelAndSend: CancelInvoice;
+    SendCanceledInvoice -> CheckMailSetup; codeunit 1303 "Correct Posted Sales Invoice" posts the
+    credit memo through Sales-Post, which commits.
+    """
+    invoice = draft(bc, "salesInvoices")
+    assert act(bc, "salesInvoices", invoice["id"], "post").status_code == 204
+    answer = act(bc, "salesInvoices", invoice["id"], "cancelAndSend")
+    assert error_of(answer) == (400, DIALOG, MAIL)
+    assert read(bc, "salesInvoices", invoice["id"])["status"] == "Canceled"
+
+
+def test_post_and_send_in_an_atomic_batch_keeps_the_post_it_committed(bc):
+    """Inside `Isolation: snapshot` the post's commit survives the send's refusal.
+
+    Sources: use-odata-batch.md (each commit ends the batch's transaction); PostAndSend's
+    explicit Commit() before SendPostedInvoice (APIV2SalesInvoices.Page.al, index id 1475919947).
+    """
+    invoice = draft(bc, "salesInvoices")
+    company = bc.companies[0]["id"]
+    ops = [
+        {
+            "id": "1",
+            "method": "POST",
+            "url": f"companies({company})/salesInvoices({invoice['id']})/Microsoft.NAV.postAndSend",
+        }
+    ]
+    answer = bc.request(
+        "POST",
+        f"{bc.api_root()}/$batch",
+        json={"requests": ops},
+        headers={"Isolation": "snapshot"},
+    )
+    (entry,) = answer.json()["responses"]
+    assert entry["status"] == 400
+    assert entry["body"]["error"]["message"].startswith(MAIL)
+    assert read(bc, "salesInvoices", invoice["id"])["status"] == "Open"

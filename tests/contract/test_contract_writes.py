@@ -669,3 +669,28 @@ def test_journal_lines_refuse_unknown_accounts_and_the_display_name(bc):
     ]
     for body, message in cases:
         assert error_of(post(bc, "journalLines", {**base, **body})) == (400, DIALOG, message), body
+
+
+@pytest.mark.parametrize(
+    ("entity_set", "mismatch"),
+    [
+        ("purchaseOrders", "The buy-from vendor values do not match to a specific Vendor."),
+        ("purchaseCreditMemos", "The buy-from vendor values do not match to a Vendor."),
+    ],
+)
+def test_purchase_orders_and_credit_memos_check_their_vendor_in_the_pages_words(
+    bc, entity_set, mismatch
+):
+    """An unknown buy-from vendor, and a vendor id and number that disagree.
+
+    Sources: StefanMaron/MSDyn365BC.Code.History P/APIV2PurchaseOrders.Page.al @02326b00 and
+    P/APIV2PurchaseCreditMemos.Page.al @3da3569a (vendorId / vendorNumber OnValidate:
+    CouldNotFindBuyFromVendorErr, BuyFromVendorValuesDontMatchErr).
+    """
+    vendors = bc.get(bc.company_url("vendors"), params={"$top": 2}).json()["value"]
+    unknown = post(bc, entity_set, {"vendorNumber": "NO-SUCH"})
+    assert error_of(unknown) == (400, DIALOG, "The buy-from vendor cannot be found.")
+    both = post(
+        bc, entity_set, {"vendorId": vendors[0]["id"], "vendorNumber": vendors[1]["number"]}
+    )
+    assert error_of(both) == (400, DIALOG, mismatch)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from businesscentral_emulator.odata.errors import BusinessCentralError
+from businesscentral_emulator.rules import sending
 from businesscentral_emulator.rules.writes import transaction
 from businesscentral_emulator.store.sqlite import table_name
 
@@ -170,14 +171,27 @@ _COMMITTING_ACTIONS = frozenset(
 )
 
 
-def _commits(op: Operation, status: int) -> bool:
-    """Whether a successful operation committed BC's transaction (see _COMMITTING_ACTIONS)."""
+def _commits(op: Operation, entry: dict[str, Any]) -> bool:
+    """Whether an operation committed BC's transaction (see _COMMITTING_ACTIONS).
+
+    A successful committing action did; so did a PostAndSend / CancelAndSend refused only by
+    its send, after its post or cancel committed (rules/sending.py SENDS_AFTER_COMMIT).
+    """
     segments = op.path.rstrip("/").split("/")
-    if op.method != "POST" or status >= 300 or len(segments) < 2:  # noqa: PLR2004
+    if op.method != "POST" or len(segments) < 2:  # noqa: PLR2004
         return False
-    entity_set = segments[-2].split("(", 1)[0]
-    action = segments[-1].removeprefix("Microsoft.NAV.")
-    return (entity_set, action) in _COMMITTING_ACTIONS
+    key = (segments[-2].split("(", 1)[0], segments[-1].removeprefix("Microsoft.NAV."))
+    if entry["status"] < 300:  # noqa: PLR2004
+        return key in _COMMITTING_ACTIONS
+    return key in sending.SENDS_AFTER_COMMIT and _refused_by_send(entry)
+
+
+def _refused_by_send(entry: dict[str, Any]) -> bool:
+    body = entry.get("body")
+    if body is None:
+        return False
+    error = msgspec.json.decode(bytes(body)).get("error") or {}
+    return str(error.get("message", "")).startswith(sending.MAIL_NOT_CONFIGURED)
 
 
 class _Run:
@@ -219,7 +233,7 @@ class _Run:
             self.entries.append(entry)
             if entry["status"] >= 400:  # noqa: PLR2004
                 self.failed = True
-            elif _commits(op, entry["status"]):
+            if _commits(op, entry):
                 return True
         return False
 

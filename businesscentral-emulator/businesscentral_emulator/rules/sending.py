@@ -34,6 +34,7 @@ from businesscentral_emulator.store.sqlite import table_name
 
 if TYPE_CHECKING:
     from businesscentral_emulator.odata.edmx import ApiModel
+    from businesscentral_emulator.odata.errors import BusinessCentralError
     from businesscentral_emulator.store.sqlite import Store
 
 SEND = "send"
@@ -44,6 +45,18 @@ NOTHING_TO_SEND = {
     "salesQuotes": "Please add at least one line item to the document.",
 }
 SENDING_SETS = frozenset({*NOTHING_TO_SEND, "salesCreditMemos"})
+# Actions that commit their post or cancel, then send: BC's PostAndSend / CancelAndSend run the
+# post (Sales-Post commits; PostAndSend also calls Commit()) or the cancel (a posted corrective
+# credit memo) before the send's CheckMailSetup, so without an e-mail account they answer its
+# refusal with the document already posted or cancelled. salesCreditMemos cancelAndSend only
+# queues its e-mail (SendCancelledCreditMemoInBackground) and succeeds.
+SENDS_AFTER_COMMIT = frozenset(
+    {
+        ("salesInvoices", "postAndSend"),
+        ("salesInvoices", "cancelAndSend"),
+        ("salesCreditMemos", "postAndSend"),
+    }
+)
 DRAFT_CREDIT_MEMO = "The action can be applied to a posted credit memo only."
 _CANCELED = "Canceled"
 
@@ -72,3 +85,8 @@ def _has_lines(store: Store, api: ApiModel, set_name: str, row: dict[str, Any]) 
         (row["id"],),
     )
     return found is not None
+
+
+def refuse_send_after_commit() -> BusinessCentralError:
+    """The send half of PostAndSend / CancelAndSend, once the post or cancel is committed."""
+    return dialog(MAIL_NOT_CONFIGURED)

@@ -506,7 +506,12 @@ class Writer:
     # -- bound actions -----------------------------------------------------------------------
 
     def act(self, target: Target) -> None:
-        """Run a bound action (`Microsoft.NAV.post`)."""
+        """Run a bound action (`Microsoft.NAV.post`); a ...AndSend then sends, after its commit."""
+        self._run_action(target)
+        if (target.entity_set.name, target.action or "") in sending.SENDS_AFTER_COMMIT:
+            raise sending.refuse_send_after_commit()
+
+    def _run_action(self, target: Target) -> None:
         action = target.action or ""
         name = target.entity_set.name
         with transaction(self.store):
