@@ -508,6 +508,16 @@ def _derive_from_item(
         row[price_field] = item.get(source)
 
 
+def has_lines(store: Store, api: ApiModel, header_set: str, document_id: str) -> bool:
+    """Whether a document has at least one line."""
+    found = store.fetch_one(
+        f'SELECT 1 FROM {table_name(api.route, LINES_OF[header_set])} WHERE "documentId" = ?'
+        " LIMIT 1",
+        (document_id,),
+    )
+    return found is not None
+
+
 def line_exists(
     store: Store,
     api: ApiModel,

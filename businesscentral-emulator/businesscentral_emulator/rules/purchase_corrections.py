@@ -26,8 +26,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from businesscentral_emulator.rules import documents as docs
+from businesscentral_emulator.rules.corrections import CANCELED, CORRECTIVE
+from businesscentral_emulator.rules.references import find_row
 from businesscentral_emulator.rules.validation import dialog
-from businesscentral_emulator.store.sqlite import table_name
 
 if TYPE_CHECKING:
     from businesscentral_emulator.odata.edmx import ApiModel
@@ -48,8 +49,6 @@ VENDOR_BLOCKED = "You cannot cancel this posted purchase credit memo because ven
 NOT_CORRECTIVE = (
     "You cannot cancel this posted purchase credit memo because it is not a corrective document."
 )
-CANCELED = "Canceled"
-CORRECTIVE = "Corrective"
 
 
 def check_cancel(
@@ -87,9 +86,5 @@ def _vendor(
     """A vendor's name and blocked value, by number in the memo's company."""
     if not number:
         return None
-    row = store.fetch_one(
-        f'SELECT "displayName", "blocked" FROM {table_name(api.route, "vendors")}'
-        " WHERE _company IS ? AND number = ?",
-        (memo.get("_company"), number),
-    )
-    return None if row is None else (str(row[0] or ""), str(row[1] or ""))
+    row = find_row(store, api, "vendors", memo.get("_company"), ("number", number))
+    return None if row is None else (str(row["displayName"] or ""), str(row["blocked"] or ""))

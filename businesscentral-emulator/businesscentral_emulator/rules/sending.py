@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 from businesscentral_emulator.rules import documents as docs
 from businesscentral_emulator.rules.validation import dialog
-from businesscentral_emulator.store.sqlite import table_name
 
 if TYPE_CHECKING:
     from businesscentral_emulator.odata.edmx import ApiModel
@@ -73,18 +72,9 @@ def check_send(store: Store, api: ApiModel, set_name: str, row: dict[str, Any]) 
             raise dialog(DRAFT_CREDIT_MEMO)
         if row.get("status") == _CANCELED:
             return  # SendCancelledCreditMemoInBackground: queued, checked when the job runs
-    elif not posted and not _has_lines(store, api, set_name, row):
+    elif not posted and not docs.has_lines(store, api, set_name, str(row["id"])):
         raise dialog(NOTHING_TO_SEND[set_name])
     raise dialog(MAIL_NOT_CONFIGURED)
-
-
-def _has_lines(store: Store, api: ApiModel, set_name: str, row: dict[str, Any]) -> bool:
-    found = store.fetch_one(
-        f'SELECT 1 FROM {table_name(api.route, docs.LINES_OF[set_name])} WHERE "documentId" = ?'
-        " LIMIT 1",
-        (row["id"],),
-    )
-    return found is not None
 
 
 def refuse_send_after_commit() -> BusinessCentralError:

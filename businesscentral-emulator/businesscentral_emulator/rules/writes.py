@@ -46,7 +46,7 @@ from businesscentral_emulator.store.sqlite import quote, table_name
 
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from businesscentral_emulator.odata.edmx import ApiModel, EntitySet
     from businesscentral_emulator.store.reader import Reader
@@ -562,12 +562,7 @@ class Writer:
 
     def _post_document(self, target: Target, row: dict[str, Any]) -> None:
         api, name = target.api, target.entity_set.name
-        kind = docs.DOCUMENTS[name]
-        lines = self.store.fetch_one(
-            f'SELECT count(*) FROM {table_name(api.route, kind.lines)} WHERE "documentId" = ?',
-            (row["id"],),
-        )
-        if not lines or not lines[0]:
+        if not docs.has_lines(self.store, api, name, str(row["id"])):
             raise docs.no_lines_error(name)
         posting_date = row.get("postingDate") or ""
         if posting_date in {"", "0001-01-01"}:
@@ -580,25 +575,15 @@ class Writer:
         if number is not None:  # the same id, the posted series' number
             changes["number"] = number
         self._update_columns(api, target.entity_set, "_rowid = ?", [row["_rowid"]], changes)
-        row = {**row, **changes}
-        docs.write_gl_entries(
-            self.store,
-            api,
-            row["_company"],
-            docs.document_entries(self.store, api, name, row),
-            document_number=str(row.get("number") or ""),
-            document_type=kind.gl_document_type or "_x0020_",
-            posting_date=posting_date,
-        )
+        self._write_entries(api, name, {**row, **changes}, posting_date)
 
     def _cancel_invoice(self, target: Target, invoice: dict[str, Any]) -> None:
         """Cancel a posted invoice: a corrective credit memo, posted; the invoice Canceled."""
         corrections.check_cancel(invoice, posting_allowed=self._allowed(target.api, invoice))
         memo_id = self._credit_memo_from(target, invoice)
         self._post_copy(
-            target.api, invoice["_company"], corrections.CREDIT_MEMOS, memo_id,
-            {"status": corrections.CORRECTIVE},
-        )  # fmt: skip
+            target.api, corrections.CREDIT_MEMOS, memo_id, {"status": corrections.CORRECTIVE}
+        )
         self._update_columns(
             target.api, target.entity_set, "_rowid = ?", [invoice["_rowid"]],
             corrections.canceled_invoice(),
@@ -607,27 +592,42 @@ class Writer:
     def _cancel_credit_memo(self, target: Target, memo: dict[str, Any]) -> None:
         """Cancel a corrective credit memo: a posted Corrective invoice; the memo Canceled."""
         corrections.check_cancel_credit_memo(memo, posting_allowed=self._allowed(target.api, memo))
-        api, company = target.api, memo["_company"]
-        number = docs.posted_number(self.store, api, corrections.INVOICES, company) or ""
-        invoice_id = self._copy_document(
-            target, memo, (corrections.CREDIT_MEMO_LINES, corrections.INVOICES), {"number": number}
-        )
-        self._post_copy(
-            api, company, corrections.INVOICES, invoice_id, corrections.corrective_invoice()
-        )
-        self._update_columns(
-            api, target.entity_set, "_rowid = ?", [memo["_rowid"]], {"status": corrections.CANCELED}
+        self._cancel_into_invoice(
+            target,
+            memo,
+            (corrections.CREDIT_MEMO_LINES, corrections.INVOICES),
+            lambda number: {"number": number},
+            corrections.corrective_invoice(),
         )
 
     def _cancel_purchase_credit_memo(self, target: Target, memo: dict[str, Any]) -> None:
         """Cancel a corrective purchase credit memo: a posted Corrective invoice; it Canceled."""
-        api, company = target.api, memo["_company"]
-        invoices = purchase_corrections.INTO[1]
-        number = docs.posted_number(self.store, api, invoices, company) or ""
-        invoice_id = self._copy_document(
-            target, memo, purchase_corrections.INTO, purchase_corrections.cancelling_invoice(number)
+        self._cancel_into_invoice(
+            target,
+            memo,
+            purchase_corrections.INTO,
+            purchase_corrections.cancelling_invoice,
+            {"status": corrections.CORRECTIVE},
         )
-        self._post_copy(api, company, invoices, invoice_id, {"status": corrections.CORRECTIVE})
+
+    def _cancel_into_invoice(
+        self,
+        target: Target,
+        memo: dict[str, Any],
+        lines_to: tuple[str, str],
+        copied: Callable[[str], dict[str, Any]],
+        posted: dict[str, Any],
+    ) -> None:
+        """Cancel a credit memo into a posted invoice (codeunits 1339 and 1402 alike).
+
+        The memo's lines are copied into an invoice of the posted series, which is posted with
+        `posted`; the memo becomes Canceled.
+        """
+        api, company = target.api, memo["_company"]
+        invoices = lines_to[1]
+        number = docs.posted_number(self.store, api, invoices, company) or ""
+        invoice_id = self._copy_document(target, memo, lines_to, copied(number))
+        self._post_copy(api, invoices, invoice_id, posted)
         self._update_columns(
             api, target.entity_set, "_rowid = ?", [memo["_rowid"]], {"status": corrections.CANCELED}
         )
@@ -664,7 +664,6 @@ class Writer:
     def _post_copy(
         self,
         api: ApiModel,
-        company: str | None,
         set_name: str,
         document_id: str,
         changes: dict[str, Any],
@@ -675,14 +674,21 @@ class Writer:
         if document is None:  # pragma: no cover - just written
             raise record_not_found(entity_set.entity_type.name, document_id)
         self._update_columns(api, entity_set, '"id" = ?', [document_id], changes)
+        posting_date = str(document.get("postingDate") or docs.now_stored()[:10])
+        self._write_entries(api, set_name, document, posting_date)
+
+    def _write_entries(
+        self, api: ApiModel, set_name: str, document: dict[str, Any], posting_date: str
+    ) -> None:
+        """A posted document's balanced G/L entries, under its number and document type."""
         docs.write_gl_entries(
             self.store,
             api,
-            company,
+            document["_company"],
             docs.document_entries(self.store, api, set_name, document),
             document_number=str(document.get("number") or ""),
-            document_type=docs.DOCUMENTS[set_name].gl_document_type or "",
-            posting_date=str(document.get("postingDate") or docs.now_stored()[:10]),
+            document_type=docs.DOCUMENTS[set_name].gl_document_type or "_x0020_",
+            posting_date=posting_date,
         )
 
     def _allowed(self, api: ApiModel, row: dict[str, Any]) -> bool:
