@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
+from businesscentral_emulator.rules.currency import local_currency
 from businesscentral_emulator.store.sqlite import quote, table_name
 
 if TYPE_CHECKING:
@@ -61,12 +62,6 @@ def rows(store: Store, api: ApiModel, set_name: str, company: str, columns: list
         (company,),
     )
     return [dict(zip(present, r, strict=True)) for r in raw]
-
-
-def local_currency(store: Store, api: ApiModel, company: str) -> str:
-    """The LCY code of General Ledger Setup."""
-    found = rows(store, api, "generalLedgerSetup", company, ["localCurrencyCode"])
-    return str(found[0]["localCurrencyCode"] or "") if found else ""
 
 
 class _Rates:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from businesscentral_emulator.odata.filter_parser import Compare, Ident, Logical, Value
 from businesscentral_emulator.odata.values import EMPTY_DATE, EMPTY_GUID, format_decimal
 from businesscentral_emulator.rules import ledger
+from businesscentral_emulator.rules.currency import local_currency
 from businesscentral_emulator.store.sqlite import table_name
 
 if TYPE_CHECKING:
@@ -186,7 +187,7 @@ def aged_report(store: Store, api: ApiModel, request: Request, side: str) -> lis
             if starts[index + 1] <= due < starts[index]:
                 buckets[index] += cents
                 break
-    lcy = ledger.local_currency(store, api, request.company)
+    lcy = local_currency(store, api, request.company)
     party_set = f"{side}s"
     parties = ledger.rows(
         store, api, party_set, request.company, ["id", "number", "displayName", "currencyCode"]
