@@ -39,9 +39,7 @@ def table_caption(set_name: str, type_name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", " ", type_name).title()
 
 
-def duplicate_key(
-    set_name: str, type_name: str, key_caption: str, value: object
-) -> BusinessCentralError:
+def duplicate_key(table: str, identification: str) -> BusinessCentralError:
     """An insert or rename onto an existing key: the platform's NavCSideDuplicateKeyException.
 
     Code `Internal_EntityWithSameKeyExists` (Microsoft Learn dynamics-error-codes); the message as
@@ -51,12 +49,11 @@ def duplicate_key(
     tests `status === 400 && code === "Internal_EntityWithSameKeyExists"` (find_string id
     8859720307) and the same Ruby client stubs the body with 400; no source shows BC's 409.
     """
-    caption = table_caption(set_name, type_name)
     return BusinessCentralError(
         400,
         "Internal_EntityWithSameKeyExists",
-        f"The record in table {caption} already exists."
-        f" Identification fields and values: {key_caption}='{value}'",
+        f"The record in table {table} already exists."
+        f" Identification fields and values: {identification}",
     )
 
 

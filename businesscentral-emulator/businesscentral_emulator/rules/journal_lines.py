@@ -37,8 +37,8 @@ import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from businesscentral_emulator.odata.errors import BusinessCentralError
 from businesscentral_emulator.rules import documents as docs
+from businesscentral_emulator.rules.code_tables import duplicate_key
 from businesscentral_emulator.rules.payments import NO_JOURNAL
 from businesscentral_emulator.rules.references import find_row
 from businesscentral_emulator.rules.validation import EMPTY_GUID, STANDARD_ROUTE, dialog
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from businesscentral_emulator.odata.edmx import ApiModel
     from businesscentral_emulator.store.sqlite import Store
 
+_TABLE = "Gen. Journal Line"  # the table's caption in the platform's messages
 SET = "journalLines"
 GL_ACCOUNT = "G_x002F_L_x0020_Account"
 BANK_ACCOUNT = "Bank_x0020_Account"
@@ -271,10 +272,8 @@ def _check_free_number(
         return
     template = (journal or {}).get("templateDisplayName") or ""
     batch = (journal or {}).get("code") or ""
-    raise BusinessCentralError(
-        400,
-        "Internal_EntityWithSameKeyExists",
-        "The record in table Gen. Journal Line already exists. Identification fields and values:"
-        f" Journal Template Name='{template}',Journal Batch Name='{batch}',"
-        f"Line No.='{row.get('lineNumber')}'",
+    identification = (
+        f"Journal Template Name='{template}',Journal Batch Name='{batch}',"
+        f"Line No.='{row.get('lineNumber')}'"
     )
+    raise duplicate_key(_TABLE, identification)

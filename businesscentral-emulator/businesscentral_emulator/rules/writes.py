@@ -6,7 +6,6 @@ half-way leaves nothing behind, and a `$batch` can wrap many writes in one outer
 
 from __future__ import annotations
 
-import re
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,7 +52,6 @@ if TYPE_CHECKING:
     from businesscentral_emulator.store.sqlite import Store
 
 _savepoints = count(1)
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 _CHANGE_FIELDS = ("lastModifiedDateTime", "lastModfiedDateTime", "systemModifiedAt")
 _POST, _PATCH, _DELETE = "POST", "PATCH", "DELETE"
 NO_DOCUMENT = "No document with the specified ID exists."
@@ -130,19 +128,10 @@ def entity_changed(status: int) -> BusinessCentralError:
     )
 
 
-def caption(type_name: str) -> str:
-    """A table caption from an entity type name: `salesInvoice` -> `Sales Invoice`."""
-    return _CAMEL.sub(" ", type_name).title()
-
-
 def duplicate_record(entity_set: EntitySet, identification: str) -> BusinessCentralError:
-    """The platform's duplicate-key refusal, 400 as code_tables.duplicate_key (see FIDELITY.md)."""
-    return BusinessCentralError(
-        400,
-        "Internal_EntityWithSameKeyExists",
-        f"The record in table {caption(entity_set.entity_type.name)} already exists."
-        f" Identification fields and values: {identification}",
-    )
+    """The platform's duplicate-key refusal for a row of `entity_set`, in its table's caption."""
+    table = code_tables.table_caption(entity_set.name, entity_set.entity_type.name)
+    return code_tables.duplicate_key(table, identification)
 
 
 def _same_tag(a: str, b: str) -> bool:
@@ -235,9 +224,7 @@ class Writer:
         )
         if clash is not None:
             label = "No." if field == "number" else "Code"
-            raise code_tables.duplicate_key(
-                entity_set.name, entity_set.entity_type.name, label, row[field]
-            )
+            raise duplicate_record(entity_set, f"{label}='{row[field]}'")
 
     def _header_posted_check(self, api: ApiModel, set_name: str, row: dict[str, Any]) -> None:
         """Refuse a change to a posted document or to a line of one."""
